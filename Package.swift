@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "EvidenceVault",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "EvidenceVault", targets: ["EvidenceVault"]),
+        .library(name: "VaultCrypto", targets: ["VaultCrypto"]),
+        .executable(name: "evault", targets: ["evault"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // SHA-256 only: SHA-NI through swift-crypto is ~5x libsodium's SHA-256 here (Docs/DEPENDENCIES.md).
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"]), .brew(["libsodium"])]
+        ),
+        .target(
+            name: "VaultCrypto",
+            dependencies: [
+                "CSodium",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "EvidenceVault",
+            dependencies: [
+                "VaultCrypto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "evault",
+            dependencies: [
+                "EvidenceVault",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "VaultCryptoTests",
+            dependencies: ["VaultCrypto"],
+            resources: [.copy("Vectors")]
+        ),
+        .testTarget(
+            name: "EvidenceVaultTests",
+            dependencies: ["EvidenceVault", "VaultCrypto"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "evaultTests",
+            dependencies: ["EvidenceVault"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

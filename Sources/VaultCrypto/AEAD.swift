@@ -1,0 +1,72 @@
+import CSodium
+import Foundation
+
+/// XChaCha20-Poly1305-IETF (`crypto_aead_xchacha20poly1305_ietf_*`) with associated data.
+///
+/// A box is `nonce (24) || ciphertext || tag (16)`; the nonce is random, which
+/// is safe for XChaCha20's 192-bit nonces.
+public enum AEAD {
+    /// Nonce length in bytes.
+    public static let nonceLength = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
+    /// Authentication tag length in bytes.
+    public static let tagLength = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
+    /// Bytes a box adds to its plaintext.
+    public static let overhead = nonceLength + tagLength
+
+    /// Seals `plaintext` under `key`, binding `associatedData`; returns the box.
+    public static func seal(_ plaintext: some ContiguousBytes, associatedData: [UInt8], key: SymmetricKey) throws -> [UInt8] {
+        try Sodium.ready()
+        var nonce = [UInt8](repeating: 0, count: nonceLength)
+        randombytes_buf(&nonce, nonceLength)
+        return try nonce + seal(plaintext, associatedData: associatedData, key: key, nonce: nonce)
+    }
+
+    /// Seals with an explicit nonce; returns `ciphertext || tag` (known-answer tests).
+    static func seal(_ plaintext: some ContiguousBytes, associatedData: [UInt8], key: SymmetricKey, nonce: [UInt8]) throws -> [UInt8] {
+        try Sodium.requireLength(nonce.count, nonceLength, "XChaCha20-Poly1305 nonce")
+        return try plaintext.withUnsafeBytes { message in
+            var output = [UInt8](repeating: 0, count: message.count + tagLength)
+            var outputLength: UInt64 = 0
+            try key.bytes.withUnsafeBytes { keyPointer in
+                try Sodium.check(
+                    crypto_aead_xchacha20poly1305_ietf_encrypt(
+                        &output, &outputLength,
+                        message.nonNullBytes, UInt64(message.count),
+                        associatedData, UInt64(associatedData.count),
+                        nil, nonce, keyPointer.nonNullBytes),
+                    "crypto_aead_xchacha20poly1305_ietf_encrypt")
+            }
+            return output
+        }
+    }
+
+    /// Opens a box made by `seal`; the plaintext is returned in secure memory.
+    /// - Parameter what: names the object in the error if authentication fails.
+    public static func open(_ box: [UInt8], associatedData: [UInt8], key: SymmetricKey, what: String) throws -> SecureBytes {
+        try Sodium.ready()
+        guard box.count >= overhead else {
+            throw CryptoError.authenticationFailed(what: what)
+        }
+        return try open(Array(box[nonceLength...]), associatedData: associatedData, key: key,
+                        nonce: Array(box[..<nonceLength]), what: what)
+    }
+
+    /// Opens `ciphertext || tag` with an explicit nonce (known-answer tests).
+    static func open(_ ciphertext: [UInt8], associatedData: [UInt8], key: SymmetricKey, nonce: [UInt8], what: String) throws -> SecureBytes {
+        try Sodium.requireLength(nonce.count, nonceLength, "XChaCha20-Poly1305 nonce")
+        guard ciphertext.count >= tagLength else { throw CryptoError.authenticationFailed(what: what) }
+        let plaintext = try SecureBytes(zeroedCount: ciphertext.count - tagLength)
+        var plaintextLength: UInt64 = 0
+        let status = plaintext.withUnsafeMutableBytes { out in
+            key.bytes.withUnsafeBytes { keyPointer in
+                crypto_aead_xchacha20poly1305_ietf_decrypt(
+                    out.nonNullBytes, &plaintextLength, nil,
+                    ciphertext, UInt64(ciphertext.count),
+                    associatedData, UInt64(associatedData.count),
+                    nonce, keyPointer.nonNullBytes)
+            }
+        }
+        guard status == 0 else { throw CryptoError.authenticationFailed(what: what) }
+        return plaintext
+    }
+}

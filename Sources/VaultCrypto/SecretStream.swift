@@ -1,0 +1,144 @@
+import CSodium
+
+/// Constants of `crypto_secretstream_xchacha20poly1305`.
+public enum SecretStream {
+    /// Stream header length.
+    public static let headerLength = Int(crypto_secretstream_xchacha20poly1305_HEADERBYTES)
+    /// Bytes each chunk adds (1 encrypted tag byte + 16-byte MAC).
+    public static let chunkOverhead = Int(crypto_secretstream_xchacha20poly1305_ABYTES)
+    static let tagMessage = UInt8(crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+    static let tagFinal = UInt8(crypto_secretstream_xchacha20poly1305_TAG_FINAL)
+
+    /// The libsodium state inside its secure allocation (never empty).
+    static func state(_ memory: UnsafeMutableRawBufferPointer) -> UnsafeMutablePointer<crypto_secretstream_xchacha20poly1305_state> {
+        UnsafeMutableRawPointer(memory.nonNullBytes).assumingMemoryBound(to: crypto_secretstream_xchacha20poly1305_state.self)
+    }
+}
+
+/// Encrypts a stream chunk by chunk, reusing one output buffer for the whole stream.
+///
+/// The last chunk must be pushed with `isFinal: true`; afterwards the encryptor refuses input.
+public final class SecretStreamEncryptor {
+    /// The stream header to store before the first chunk.
+    public let header: [UInt8]
+    /// Largest plaintext chunk accepted.
+    public let maxChunkLength: Int
+    private let state: SecureBytes
+    private let output: UnsafeMutableRawBufferPointer
+    private var finished = false
+
+    /// Starts a stream under `key`, with a fresh random header.
+    public init(key: SymmetricKey, maxChunkLength: Int) throws {
+        try Sodium.ready()
+        self.maxChunkLength = maxChunkLength
+        state = try SecureBytes(zeroedCount: crypto_secretstream_xchacha20poly1305_statebytes())
+        var header = [UInt8](repeating: 0, count: SecretStream.headerLength)
+        try state.withUnsafeMutableBytes { statePointer in
+            try key.bytes.withUnsafeBytes { keyPointer in
+                try Sodium.check(
+                    crypto_secretstream_xchacha20poly1305_init_push(
+                        SecretStream.state(statePointer),
+                        &header, keyPointer.nonNullBytes),
+                    "crypto_secretstream_xchacha20poly1305_init_push")
+            }
+        }
+        self.header = header
+        output = UnsafeMutableRawBufferPointer.allocate(byteCount: maxChunkLength + SecretStream.chunkOverhead, alignment: 16)
+    }
+
+    deinit { output.deallocate() }
+
+    /// Encrypts one chunk and passes the ciphertext to `body`; the buffer is reused by the next call.
+    public func push<R>(_ plaintext: UnsafeRawBufferPointer, isFinal: Bool, additionalData: [UInt8] = [],
+                        _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard !finished else { throw CryptoError.streamAlreadyFinished }
+        guard plaintext.count <= maxChunkLength else {
+            throw CryptoError.streamChunkTooLarge(chunk: -1, length: plaintext.count, maximum: maxChunkLength)
+        }
+        var written: UInt64 = 0
+        let tag = isFinal ? SecretStream.tagFinal : SecretStream.tagMessage
+        try state.withUnsafeMutableBytes { statePointer in
+            try Sodium.check(
+                crypto_secretstream_xchacha20poly1305_push(
+                    SecretStream.state(statePointer),
+                    output.nonNullBytes, &written,
+                    plaintext.nonNullBytes, UInt64(plaintext.count),
+                    additionalData, UInt64(additionalData.count), tag),
+                "crypto_secretstream_xchacha20poly1305_push")
+        }
+        if isFinal { finished = true }
+        return try body(UnsafeRawBufferPointer(rebasing: output[0..<Int(written)]))
+    }
+}
+
+/// Decrypts a stream chunk by chunk, enforcing that exactly the last chunk is FINAL.
+///
+/// libsodium authenticates each chunk and its position but leaves the
+/// end-of-stream rule to the caller; this type enforces it: a chunk after FINAL
+/// (including a second FINAL) is refused, and `finish()` refuses a stream that
+/// ended without FINAL. Plaintext goes to a reused buffer in secure memory.
+public final class SecretStreamDecryptor {
+    /// Largest plaintext chunk accepted.
+    public let maxChunkLength: Int
+    /// Chunks authenticated so far.
+    public private(set) var chunksOpened = 0
+    /// True once the FINAL chunk has been authenticated.
+    public private(set) var isFinished = false
+    private let state: SecureBytes
+    private let output: SecureBytes
+
+    /// Starts decrypting a stream whose header is `header`.
+    public init(key: SymmetricKey, header: [UInt8], maxChunkLength: Int) throws {
+        try Sodium.ready()
+        try Sodium.requireLength(header.count, SecretStream.headerLength, "secretstream header")
+        self.maxChunkLength = maxChunkLength
+        state = try SecureBytes(zeroedCount: crypto_secretstream_xchacha20poly1305_statebytes())
+        output = try SecureBytes(zeroedCount: maxChunkLength)
+        try state.withUnsafeMutableBytes { statePointer in
+            try key.bytes.withUnsafeBytes { keyPointer in
+                try Sodium.check(
+                    crypto_secretstream_xchacha20poly1305_init_pull(
+                        SecretStream.state(statePointer),
+                        header, keyPointer.nonNullBytes),
+                    "crypto_secretstream_xchacha20poly1305_init_pull")
+            }
+        }
+    }
+
+    /// Authenticates and decrypts one chunk, passing the plaintext and whether it was FINAL to `body`.
+    /// Nothing reaches `body` unless the chunk authenticated.
+    public func pull<R>(_ ciphertext: UnsafeRawBufferPointer, additionalData: [UInt8] = [],
+                        _ body: (UnsafeRawBufferPointer, Bool) throws -> R) throws -> R {
+        let index = chunksOpened
+        guard !isFinished else { throw CryptoError.streamDataAfterFinal(chunk: index) }
+        guard ciphertext.count >= SecretStream.chunkOverhead else { throw CryptoError.streamChunkRejected(chunk: index) }
+        guard ciphertext.count - SecretStream.chunkOverhead <= maxChunkLength else {
+            throw CryptoError.streamChunkTooLarge(chunk: index, length: ciphertext.count - SecretStream.chunkOverhead,
+                                                  maximum: maxChunkLength)
+        }
+        var written: UInt64 = 0
+        var tag: UInt8 = 0
+        let status = state.withUnsafeMutableBytes { statePointer in
+            output.withUnsafeMutableBytes { out in
+                crypto_secretstream_xchacha20poly1305_pull(
+                    SecretStream.state(statePointer),
+                    out.nonNullBytes, &written, &tag,
+                    ciphertext.nonNullBytes, UInt64(ciphertext.count),
+                    additionalData, UInt64(additionalData.count))
+            }
+        }
+        guard status == 0 else { throw CryptoError.streamChunkRejected(chunk: index) }
+        guard tag == SecretStream.tagMessage || tag == SecretStream.tagFinal else {
+            throw CryptoError.streamUnexpectedTag(chunk: index)
+        }
+        chunksOpened += 1
+        let isFinal = tag == SecretStream.tagFinal
+        if isFinal { isFinished = true }
+        return try output.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<Int(written)]), isFinal) }
+    }
+
+    /// Call at end of input: throws if the FINAL chunk was never seen.
+    public func finish() throws {
+        guard isFinished else { throw CryptoError.streamTruncated(chunksRead: chunksOpened) }
+    }
+}
