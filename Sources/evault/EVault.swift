@@ -33,8 +33,9 @@ struct EVault: ParsableCommand {
             }
             // Usage errors from argument parsing: our prefix, then the usage text.
             if code == .validationFailure {
-                let usage = usageString(for: error)
-                FileHandle.standardError.write(Data("evault: error: \(message(for: error))\n\(usage)\n".utf8))
+                var text = fullMessage(for: error)
+                if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
+                FileHandle.standardError.write(Data("evault: error: \(text)\n".utf8))
                 Foundation.exit(ExitStatus.usage)
             }
             exit(withError: error)
