@@ -21,8 +21,9 @@ public enum AEAD {
         return try nonce + seal(plaintext, associatedData: associatedData, key: key, nonce: nonce)
     }
 
-    /// Seals with an explicit nonce; returns `ciphertext || tag` (known-answer tests).
-    static func seal(_ plaintext: some ContiguousBytes, associatedData: [UInt8], key: SymmetricKey, nonce: [UInt8]) throws -> [UInt8] {
+    /// Seals with an explicit nonce; returns `ciphertext || tag`. Only for known-answer
+    /// tests and format vectors: production code always uses the random-nonce `seal`.
+    package static func seal(_ plaintext: some ContiguousBytes, associatedData: [UInt8], key: SymmetricKey, nonce: [UInt8]) throws -> [UInt8] {
         try Sodium.requireLength(nonce.count, nonceLength, "XChaCha20-Poly1305 nonce")
         return try plaintext.withUnsafeBytes { message in
             var output = [UInt8](repeating: 0, count: message.count + tagLength)

@@ -53,7 +53,16 @@ public struct LockedIdentity: Sendable {
     /// match the public identity. A wrong passphrase and a tampered file are the
     /// same failure: the AEAD cannot tell them apart.
     public func unlock(passphrase: SecureBytes, structure: String = "identity file") throws -> UnlockedIdentity {
-        let key = try PasswordKDF.deriveKey(passphrase: passphrase, salt: salt, parameters: kdfParameters)
+        try open(with: deriveKey(passphrase: passphrase), structure: structure)
+    }
+
+    /// Argon2id over the passphrase with this file's salt and parameters.
+    func deriveKey(passphrase: SecureBytes) throws -> SymmetricKey {
+        try PasswordKDF.deriveKey(passphrase: passphrase, salt: salt, parameters: kdfParameters)
+    }
+
+    /// Decrypts with an already-derived key and checks the keys against the public identity.
+    func open(with key: SymmetricKey, structure: String) throws -> UnlockedIdentity {
         let secrets: SecureBytes
         do {
             secrets = try AEAD.open(nonce + ciphertext, associatedData: associatedData, key: key, what: structure)
@@ -91,6 +100,14 @@ public struct UnlockedIdentity: Sendable {
         self.encryption = encryption
     }
 
+    /// Rebuilds an identity from its secret keys (test vectors and fixtures).
+    static func fromSecrets(name: String, createdAt: UInt64, seed: SecureBytes, scalar: SecureBytes) throws -> UnlockedIdentity {
+        let signing = try SigningKeyPair(seed: seed)
+        let encryption = try EncryptionKeyPair(secretKey: scalar)
+        let publicIdentity = try PublicIdentity(name: name, createdAt: createdAt, signingKeyPair: signing, encryptionKey: encryption.publicKey)
+        return UnlockedIdentity(publicIdentity: publicIdentity, signing: signing, encryption: encryption)
+    }
+
     /// Makes a new identity with fresh keys.
     public static func generate(name: String, createdAt: Date = Date()) throws -> UnlockedIdentity {
         let signing = try SigningKeyPair.generate()
@@ -104,7 +121,12 @@ public struct UnlockedIdentity: Sendable {
     /// Encrypts the secret keys under `passphrase` with a fresh salt and nonce:
     /// the bytes of a `NAME.identity` file.
     public func sealed(passphrase: SecureBytes, parameters: KDFParameters) throws -> [UInt8] {
-        let salt = try Random.bytes(PasswordKDF.saltLength)
+        try sealed(passphrase: passphrase, parameters: parameters,
+                   salt: Random.bytes(PasswordKDF.saltLength), nonce: Random.bytes(AEAD.nonceLength))
+    }
+
+    /// Deterministic form, for the format's test vectors only.
+    func sealed(passphrase: SecureBytes, parameters: KDFParameters, salt: [UInt8], nonce: [UInt8]) throws -> [UInt8] {
         var writer = ByteWriter()
         writer.header(.secretIdentity, version: LockedIdentity.version)
         writer.u8(LockedIdentity.kdfArgon2id13)
@@ -118,7 +140,7 @@ public struct UnlockedIdentity: Sendable {
             signing.seed.withUnsafeBytes { out.copyMemory(from: $0) }
             encryption.secretKey.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[32...]).copyMemory(from: $0) }
         }
-        let box = try AEAD.seal(secrets, associatedData: associatedData, key: key)
-        return associatedData + box
+        let box = try AEAD.seal(secrets, associatedData: associatedData, key: key, nonce: nonce)
+        return associatedData + nonce + box
     }
 }
