@@ -69,8 +69,9 @@ public final class SecureBytes: @unchecked Sendable, Equatable, ContiguousBytes,
         try body(UnsafeRawBufferPointer(start: pointer, count: count))
     }
 
-    /// Write access, for libsodium functions that produce secret output in place.
-    func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+    /// Write access, for buffers that receive secret output in place (libsodium
+    /// output, plaintext read from a file). Do not let the pointer escape.
+    public func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeMutableRawBufferPointer(start: pointer, count: count))
     }
 

@@ -10,7 +10,9 @@ struct EVault: ParsableCommand {
         commandName: "evault",
         abstract: "An encrypted, auditable evidence vault for human-rights casework.",
         version: "0.1.0",
-        subcommands: [IdentityCommand.self]
+        subcommands: [IdentityCommand.self, InitCommand.self, GroupCommand.self, CaseCommand.self, AddCommand.self,
+                      ListCommand.self, ShowCommand.self, ExportCommand.self, VerifyCommand.self, LogCommand.self,
+                      IndexCommand.self, DemoCommand.self]
     )
 
     /// Runs the command and turns every failure into `evault: error: ...` and a documented exit code.

@@ -14,11 +14,23 @@ public enum TypeTag: UInt8, Sendable, CustomStringConvertible {
     case secretIdentity = 0x01
     /// A self-signed public identity (`NAME.pub`).
     case publicIdentity = 0x02
+    /// A signed ledger event.
+    case event = 0x10
+    /// A document blob (encrypted stream).
+    case blob = 0x20
+    /// An epoch key sealed to a member (plaintext of the sealed box).
+    case epochKeyWrap = 0x30
+    /// Sealed document metadata (plaintext of the AEAD box).
+    case documentMetadata = 0x31
 
     public var description: String {
         switch self {
         case .secretIdentity: return "secret identity"
         case .publicIdentity: return "public identity"
+        case .event: return "ledger event"
+        case .blob: return "document blob"
+        case .epochKeyWrap: return "epoch key wrap"
+        case .documentMetadata: return "document metadata"
         }
     }
 

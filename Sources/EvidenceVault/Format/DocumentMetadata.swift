@@ -1,0 +1,93 @@
+import VaultCrypto
+
+/// The kind of a document, as the lawyer classifies it.
+public enum DocumentKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case testimony = 1, medical, photo, audio, video, document, other
+
+    public var description: String {
+        switch self {
+        case .testimony: return "testimony"
+        case .medical: return "medical"
+        case .photo: return "photo"
+        case .audio: return "audio"
+        case .video: return "video"
+        case .document: return "document"
+        case .other: return "other"
+        }
+    }
+
+    /// Parses a kind name.
+    public init?(name: String) {
+        guard let kind = DocumentKind.allCases.first(where: { $0.description == name }) else { return nil }
+        self = kind
+    }
+}
+
+/// A document's sensitive metadata, sealed under the case key (Docs/FORMAT.md §7).
+/// Never stored or logged in plaintext.
+public struct DocumentMetadata: Sendable, Equatable {
+    /// Original file name (last path component).
+    public let fileName: String
+    /// Title given by the lawyer (may be empty).
+    public let title: String
+    /// Kind of document.
+    public let kind: DocumentKind
+    /// Free-form tags.
+    public let tags: [String]
+    /// Plaintext size in bytes.
+    public let size: UInt64
+    /// Random salt of the plaintext commitment.
+    public let commitmentSalt: [UInt8]
+    /// SHA-256(salt || plaintext): lets a lawyer prove a disclosed file is the one collected.
+    public let plaintextCommitment: [UInt8]
+
+    static let version: UInt8 = 1
+    static let maxTextLength = 4096
+    static let maxTags = 64
+
+    func encoded() -> [UInt8] {
+        var writer = ByteWriter()
+        writer.header(.documentMetadata, version: Self.version)
+        writer.u8(kind.rawValue)
+        writer.string16(fileName)
+        writer.string16(title)
+        writer.u8(UInt8(tags.count))
+        for tag in tags { writer.string8(tag) }
+        writer.u64(size)
+        writer.raw(commitmentSalt)
+        writer.raw(plaintextCommitment)
+        return writer.bytes
+    }
+
+    static func decode(_ bytes: [UInt8], structure: String) throws -> DocumentMetadata {
+        var reader = ByteReader(bytes, structure: structure)
+        _ = try reader.header(expecting: .documentMetadata, supportedVersions: version...version)
+        let kindByte = try reader.u8("kind")
+        guard let kind = DocumentKind(rawValue: kindByte) else {
+            throw FormatError.invalidField(structure: structure, field: "kind", reason: "unknown kind \(kindByte)")
+        }
+        let fileName = try reader.string16("file name", max: maxTextLength)
+        let title = try reader.string16("title", max: maxTextLength)
+        let tagCount = Int(try reader.u8("tag count"))
+        guard tagCount <= maxTags else {
+            throw FormatError.invalidField(structure: structure, field: "tags", reason: "more than \(maxTags)")
+        }
+        var tags: [String] = []
+        for index in 0..<tagCount { tags.append(try reader.string8("tag \(index)")) }
+        let metadata = DocumentMetadata(fileName: fileName, title: title, kind: kind, tags: tags,
+                                        size: try reader.u64("size"), commitmentSalt: try reader.raw(32, "commitment salt"),
+                                        plaintextCommitment: try reader.raw(32, "plaintext commitment"))
+        try reader.expectEnd()
+        return metadata
+    }
+
+    /// Checks lengths before sealing so that every field fits its length prefix.
+    static func validate(fileName: String, title: String, tags: [String]) throws {
+        guard fileName.utf8.count <= maxTextLength, title.utf8.count <= maxTextLength else {
+            throw VaultError(.invalidInput, "file name and title must be at most \(maxTextLength) bytes")
+        }
+        guard tags.count <= maxTags, tags.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 255 }) else {
+            throw VaultError(.invalidInput, "at most \(maxTags) tags of 1 to 255 bytes each")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import GRDB
+import VaultCrypto
+
+/// One row of a projection table, in a form that can be compared between what
+/// the ledger implies and what the database holds.
+struct IndexRow: Hashable {
+    /// The table.
+    let table: String
+    /// Primary-key columns, in order.
+    let key: [String]
+    /// Every column and its value.
+    let columns: [String: DatabaseValue]
+
+    /// `table/keyhex[/keyhex]`, naming the row in findings.
+    var name: String {
+        "\(table)/" + key.map { column in
+            if case .blob(let data) = columns[column]?.storage { return Hex.encode(data) }
+            return columns[column]?.description ?? "?"
+        }.joined(separator: "/")
+    }
+
+    static let primaryKeys: [String: [String]] = [
+        "vault": ["id"], "identities": ["fingerprint"], "groups": ["id"],
+        "members": ["group_id", "fingerprint"], "cases": ["id"], "documents": ["id"],
+    ]
+
+    init(table: String, _ columns: [String: DatabaseValueConvertible]) {
+        self.table = table
+        self.key = Self.primaryKeys[table] ?? []
+        self.columns = columns.mapValues { $0.databaseValue }
+    }
+
+    init(table: String, row: Row) {
+        self.table = table
+        self.key = Self.primaryKeys[table] ?? []
+        var columns: [String: DatabaseValue] = [:]
+        for (name, value) in row { columns[name] = value }
+        self.columns = columns
+    }
+
+    /// Inserts the row (identities already present are kept: first event wins).
+    func insert(_ db: Database) throws {
+        let names = columns.keys.sorted()
+        let verb = table == "identities" ? "INSERT OR IGNORE" : "INSERT"
+        let sql = "\(verb) INTO \(table) (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))"
+        try db.execute(sql: sql, arguments: StatementArguments(names.map { columns[$0]! }))
+    }
+
+    /// The rows an event implies, given the state before it (Docs/FORMAT.md §9).
+    static func rows(for event: Event, before state: LedgerState) -> [IndexRow] {
+        let seq = Int64(event.sequence)
+        let time = Int64(event.time)
+        let actor = Data(event.actor.rawValue)
+        switch event.body {
+        case .genesis(let vaultID, let creator):
+            return [
+                IndexRow(table: "vault", ["id": Data(vaultID.rawValue), "creator": actor, "created": time, "seq": seq]),
+                identityRow(creator, seq: seq),
+            ]
+        case .groupCreated(let groupID, let name, let epoch, let wrap):
+            return [
+                IndexRow(table: "groups", ["id": Data(groupID.rawValue), "name": name, "epoch": Int64(epoch), "creator": actor,
+                                           "created": time, "seq": seq]),
+                IndexRow(table: "members", ["group_id": Data(groupID.rawValue), "fingerprint": actor, "role": Role.custodian.description,
+                                            "epoch": Int64(epoch), "wrap": Data(wrap), "added_by": actor, "added": time, "seq": seq]),
+            ]
+        case .memberAdded(let groupID, let member, let role, let epoch, let wrap):
+            var rows = [IndexRow(table: "members", ["group_id": Data(groupID.rawValue), "fingerprint": Data(member.fingerprint.rawValue),
+                                                    "role": role.description, "epoch": Int64(epoch), "wrap": Data(wrap),
+                                                    "added_by": actor, "added": time, "seq": seq])]
+            if state.identities[member.fingerprint] == nil { rows.append(identityRow(member, seq: seq)) }
+            return rows
+        case .caseCreated(let caseID, let groupID, let epoch, let generation, let wrappedKey, let reference, let title):
+            return [IndexRow(table: "cases", ["id": Data(caseID.rawValue), "group_id": Data(groupID.rawValue), "epoch": Int64(epoch),
+                                              "generation": Int64(generation), "wrapped_key": Data(wrappedKey),
+                                              "sealed_reference": Data(reference), "sealed_title": Data(title),
+                                              "author": actor, "created": time, "seq": seq])]
+        case .documentAdded(let record):
+            return [IndexRow(table: "documents", ["id": Data(record.documentID.rawValue), "case_id": Data(record.caseID.rawValue),
+                                                  "version": Int64(record.version), "generation": Int64(record.generation),
+                                                  "wrapped_key": Data(record.wrappedKey), "blob_hash": Data(record.blobHash),
+                                                  "blob_size": Int64(record.blobSize), "sealed_metadata": Data(record.sealedMetadata),
+                                                  "author": actor, "added": time, "seq": seq])]
+        }
+    }
+
+    private static func identityRow(_ identity: PublicIdentity, seq: Int64) -> IndexRow {
+        IndexRow(table: "identities", ["fingerprint": Data(identity.fingerprint.rawValue), "name": identity.name,
+                                       "public": Data(identity.encoded()), "seq": seq])
+    }
+}

@@ -1,0 +1,218 @@
+import Foundation
+import GRDB
+import VaultCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One problem `verify` found, naming the object it concerns.
+public struct Finding: Sendable, Equatable, CustomStringConvertible {
+    /// The object: `event 12`, `document 3f2a…`, `index row documents/3f2a…`, `blob 9c1e…`, `database`.
+    public let object: String
+    /// What is wrong with it.
+    public let problem: String
+    public var description: String { "\(object): \(problem)" }
+}
+
+/// The result of `Vault.verify()`.
+public struct VerificationReport: Sendable {
+    public let vaultID: ObjectID?
+    public let creator: PublicIdentity?
+    /// Events that replayed cleanly.
+    public let eventsVerified: UInt64
+    /// Events stored.
+    public let eventsStored: Int
+    /// Hash of the last event that replayed cleanly: an auditor can note it and compare later.
+    public let headHash: [UInt8]
+    public let documentsChecked: Int
+    public let bytesHashed: UInt64
+    public let findings: [Finding]
+    /// True when nothing was found.
+    public var isClean: Bool { findings.isEmpty }
+}
+
+extension Vault {
+    /// Checks everything without any key: the ledger (encoding, chain,
+    /// signatures, domain contexts, authorisation), the index against the
+    /// replay, every blob (present, size, SHA-256, on both cores), blob files no
+    /// event names, and SQLite's own integrity check.
+    public func verify(threads: Int = 2) -> VerificationReport {
+        var findings: [Finding] = []
+        var state = LedgerState()
+        var stored = 0
+        var implied: [String: (IndexRow, UInt64)] = [:]
+
+        // SQLite's own structural check first: corrupt pages make everything else suspect (ATTACKS.md 38).
+        do {
+            let messages = try database.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+            if messages != ["ok"] {
+                for message in messages.prefix(20) { findings.append(Finding(object: "database", problem: "integrity check: \(message)")) }
+            }
+        } catch {
+            findings.append(Finding(object: "database", problem: "cannot be checked: \(error)"))
+        }
+
+        // 1. The ledger.
+        do {
+            try database.read { db in
+                let rows = try Row.fetchCursor(db, sql: "SELECT seq, hash, bytes FROM events ORDER BY seq")
+                var broken = false
+                while let row = try rows.next() {
+                    stored += 1
+                    if broken { continue }
+                    let seq: Int64 = row["seq"]
+                    let object = "event \(seq)"
+                    let event: Event
+                    do { event = try Event.decode(Array(row["bytes"] as Data), structure: object) } catch {
+                        findings.append(Finding(object: object, problem: "corrupt: \(error)"))
+                        broken = true
+                        continue
+                    }
+                    if event.sequence != UInt64(seq) {
+                        findings.append(Finding(object: object, problem: "claims sequence number \(event.sequence)"))
+                        broken = true
+                        continue
+                    }
+                    if Array(row["hash"] as Data) != event.hash {
+                        findings.append(Finding(object: object, problem: "stored hash differs from the hash of its bytes"))
+                    }
+                    let rowsBefore = IndexRow.rows(for: event, before: state)
+                    do { try state.apply(event) } catch let violation as LedgerViolation {
+                        findings.append(Finding(object: object, problem: violation.reason))
+                        broken = true
+                        continue
+                    }
+                    for indexRow in rowsBefore { implied[indexRow.name] = (indexRow, event.sequence) }
+                }
+                if broken {
+                    findings.append(Finding(object: "ledger", problem: "replay stopped at the first broken event; \(stored - Int(state.count)) event(s) from there on are unverified"))
+                }
+            }
+        } catch {
+            findings.append(Finding(object: "ledger", problem: "cannot be read: \(error)"))
+        }
+        if stored == 0 { findings.append(Finding(object: "ledger", problem: "is empty: no genesis event")) }
+
+        // 2. The index against the replay.
+        do {
+            let actual = try database.read { db in
+                try Schema.projectionTables.flatMap { table in
+                    try Row.fetchAll(db, sql: "SELECT * FROM \(table)").map { IndexRow(table: table, row: $0) }
+                }
+            }
+            var seen = Set<String>()
+            for row in actual {
+                seen.insert(row.name)
+                guard let (expected, sequence) = implied[row.name] else {
+                    findings.append(Finding(object: "index row \(row.name)", problem: "is not backed by any ledger event (injected or framed)"))
+                    continue
+                }
+                let differing = expected.columns.keys.filter { expected.columns[$0] != row.columns[$0] }.sorted()
+                if !differing.isEmpty {
+                    findings.append(Finding(object: "index row \(row.name)",
+                                            problem: "\(differing.joined(separator: ", ")) differ(s) from ledger event \(sequence)"))
+                }
+            }
+            for (name, (_, sequence)) in implied where !seen.contains(name) {
+                findings.append(Finding(object: "index row \(name)", problem: "is missing: ledger event \(sequence) implies it"))
+            }
+        } catch {
+            findings.append(Finding(object: "index", problem: "cannot be read: \(error)"))
+        }
+
+        // 3. Blobs, on all cores.
+        let documents = state.documents.values.sorted { $0.sequence < $1.sequence }
+        let results = BlobChecker.check(documents.map(\.record), store: blobs, threads: threads)
+        findings.append(contentsOf: results.findings)
+
+        // 4. Files that no event names.
+        do {
+            for name in try blobs.allNames().sorted() where !state.blobNames.contains(name) {
+                let problem = name.hasPrefix(".tmp-") ? "leftover temporary file (an interrupted write); safe to remove"
+                    : "is not named by any ledger event (orphan or injected)"
+                findings.append(Finding(object: "blob file \(name)", problem: problem))
+            }
+        } catch {
+            findings.append(Finding(object: "blob folder", problem: "cannot be listed: \(error)"))
+        }
+
+        let creator = state.creator.flatMap { state.identities[$0] }
+        return VerificationReport(vaultID: state.vaultID, creator: creator, eventsVerified: state.count, eventsStored: stored,
+                                  headHash: state.headHash, documentsChecked: documents.count, bytesHashed: results.bytes,
+                                  findings: findings)
+    }
+}
+
+/// Hashes blobs in parallel and compares them with the ledger.
+enum BlobChecker {
+    struct Results {
+        var findings: [Finding] = []
+        var bytes: UInt64 = 0
+    }
+
+    static func check(_ records: [DocumentRecord], store: BlobStore, threads: Int) -> Results {
+        let lock = NSLock()
+        nonisolated(unsafe) var perDocument = [Finding?](repeating: nil, count: records.count)
+        nonisolated(unsafe) var bytes: UInt64 = 0
+        let next = ManagedCounter()
+        let group = DispatchGroup()
+        for _ in 0..<max(1, threads) {
+            DispatchQueue.global().async(group: group) {
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+                defer { buffer.deallocate() }
+                while let index = next.take(below: records.count) {
+                    let (finding, hashed) = checkOne(records[index], store: store, buffer: buffer)
+                    lock.lock()
+                    perDocument[index] = finding
+                    bytes += hashed
+                    lock.unlock()
+                }
+            }
+        }
+        group.wait()
+        return Results(findings: perDocument.compactMap { $0 }, bytes: bytes)
+    }
+
+    static func checkOne(_ record: DocumentRecord, store: BlobStore, buffer: UnsafeMutableRawBufferPointer) -> (Finding?, UInt64) {
+        let object = "document \(record.documentID.hex)"
+        let path = store.path(for: record.blobHash)
+        let file: ReadableFile
+        do { file = try ReadableFile(path: path, what: "blob") } catch {
+            return (Finding(object: object, problem: "its blob \(Hex.encode(record.blobHash)) is missing"), 0)
+        }
+        guard file.size == record.blobSize else {
+            return (Finding(object: object, problem: "blob is \(file.size) bytes, the ledger records \(record.blobSize) (truncated or extended)"), 0)
+        }
+        var hash = SHA256Stream()
+        var total: UInt64 = 0
+        do {
+            while true {
+                let got = try file.readFully(into: buffer)
+                if got == 0 { break }
+                hash.update(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+                total += UInt64(got)
+            }
+        } catch {
+            return (Finding(object: object, problem: "blob cannot be read: \(error)"), total)
+        }
+        guard hash.finalize() == record.blobHash else {
+            let headerNote = "the content differs from what was recorded (bit rot or tampering)"
+            return (Finding(object: object, problem: "blob SHA-256 does not match the ledger: \(headerNote)"), total)
+        }
+        return (nil, total)
+    }
+}
+
+/// A thread-safe counter handing out work indices.
+final class ManagedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = 0
+
+    func take(below limit: Int) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard value < limit else { return nil }
+        value += 1
+        return value - 1
+    }
+}

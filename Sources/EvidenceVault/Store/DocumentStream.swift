@@ -1,0 +1,197 @@
+import Foundation
+import VaultCrypto
+
+/// What encrypting a document produced: the blob's name and size and the plaintext commitment.
+struct EncryptedDocument {
+    let blobHash: [UInt8]
+    let blobSize: UInt64
+    let plaintextSize: UInt64
+    let commitmentSalt: [UInt8]
+    let plaintextCommitment: [UInt8]
+}
+
+/// Streams documents into and out of blobs with flat memory, on two cores.
+///
+/// Encryption: the calling thread reads and encrypts batches of 64 KiB chunks;
+/// a second thread hashes the plaintext (for the commitment) and the
+/// ciphertext (for the blob name) and writes. Decryption: the calling thread
+/// reads and hashes the ciphertext; a second thread authenticates and
+/// decrypts each chunk, hashes the plaintext and writes it. Buffers are
+/// allocated once per stream; plaintext buffers live in `SecureBytes`.
+enum DocumentStream {
+    static let chunksPerSlot = 8
+    static let slotCount = 4
+
+    /// Sets the progress callback's granularity.
+    typealias Progress = (_ done: UInt64, _ total: UInt64) -> Void
+
+    private final class Slot {
+        let plaintext: SecureBytes
+        let ciphertext: UnsafeMutableRawBufferPointer
+        var plaintextLength = 0
+        var ciphertextLength = 0
+        var chunkLengths: [Int] = []
+
+        init(chunkLength: Int) throws {
+            plaintext = try SecureBytes(zeroedCount: chunkLength * DocumentStream.chunksPerSlot)
+            ciphertext = .allocate(byteCount: (chunkLength + SecretStream.chunkOverhead) * DocumentStream.chunksPerSlot, alignment: 64)
+            chunkLengths.reserveCapacity(DocumentStream.chunksPerSlot)
+        }
+
+        deinit { ciphertext.deallocate() }
+    }
+
+    // MARK: encrypt
+
+    /// Encrypts the regular file at `inputPath` into a new blob of `store`.
+    static func encrypt(inputPath: String, documentID: ObjectID, version: UInt32, key: DocumentKey, store: BlobStore,
+                        progress: Progress? = nil) throws -> EncryptedDocument {
+        let input = try ReadableFile(path: inputPath, what: "input file")
+        let chunkLength = Int(BlobHeader.defaultChunkLength)
+        let encryptor = try SecretStreamEncryptor(key: key.key, maxChunkLength: chunkLength)
+        let header = try BlobHeader(documentID: documentID, documentVersion: version, chunkLength: UInt32(chunkLength),
+                                    streamHeader: encryptor.header, key: key)
+        let salt = try Random.bytes(32)
+        var plaintextHash = SHA256Stream()
+        plaintextHash.update(salt)
+        var ciphertextHash = SHA256Stream()
+        let blob = try store.newBlob()
+        let headerBytes = header.encoded()
+        try blob.write(headerBytes)
+        ciphertextHash.update(headerBytes)
+
+        let totalSize = input.size
+        let totalChunks = BlobHeader.chunkCount(plaintextSize: totalSize, chunkLength: UInt32(chunkLength))
+        var chunksDone: UInt64 = 0
+        var bytesRead: UInt64 = 0
+        var bytesWritten: UInt64 = UInt64(headerBytes.count)
+        let slots = try (0..<slotCount).map { _ in try Slot(chunkLength: chunkLength) }
+        let pipeline = TwoStagePipeline(slots: slots)
+
+        try pipeline.run(produce: { slot in
+            slot.chunkLengths.removeAll(keepingCapacity: true)
+            slot.ciphertextLength = 0
+            let chunksHere = Int(min(UInt64(chunksPerSlot), totalChunks - chunksDone))
+            let wanted = Int(min(UInt64(chunksHere * chunkLength), totalSize - bytesRead))
+            let got = try slot.plaintext.withUnsafeMutableBytes { try input.readFully(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<wanted])) }
+            guard got == wanted else {
+                throw VaultError(.io, "input file \(inputPath) changed while it was being read (it shrank)")
+            }
+            slot.plaintextLength = got
+            bytesRead += UInt64(got)
+            try slot.plaintext.withUnsafeBytes { plain in
+                var offset = 0
+                for index in 0..<chunksHere {
+                    let length = min(chunkLength, got - offset)
+                    let isFinal = chunksDone + UInt64(index) + 1 == totalChunks
+                    try encryptor.push(UnsafeRawBufferPointer(rebasing: plain[offset..<offset + length]), isFinal: isFinal) { sealed in
+                        UnsafeMutableRawBufferPointer(rebasing: slot.ciphertext[slot.ciphertextLength...]).copyMemory(from: sealed)
+                        slot.ciphertextLength += sealed.count
+                    }
+                    slot.chunkLengths.append(length)
+                    offset += length
+                }
+            }
+            chunksDone += UInt64(chunksHere)
+            return chunksDone < totalChunks
+        }, consume: { slot in
+            slot.plaintext.withUnsafeBytes { plaintextHash.update(UnsafeRawBufferPointer(rebasing: $0[0..<slot.plaintextLength])) }
+            let sealed = UnsafeRawBufferPointer(rebasing: slot.ciphertext[0..<slot.ciphertextLength])
+            ciphertextHash.update(sealed)
+            try blob.write(sealed)
+            bytesWritten += UInt64(slot.ciphertextLength)
+            progress?(bytesWritten, BlobHeader.blobSize(plaintextSize: totalSize, chunkLength: UInt32(chunkLength)))
+        })
+        // The file must not have grown while we read it.
+        var probe: UInt8 = 0
+        let extra = try withUnsafeMutableBytes(of: &probe) { try input.readFully(into: $0) }
+        guard extra == 0 else { throw VaultError(.io, "input file \(inputPath) changed while it was being read (it grew)") }
+
+        let blobHash = ciphertextHash.finalize()
+        try blob.commit(to: store.path(for: blobHash), replacing: false)
+        return EncryptedDocument(blobHash: blobHash, blobSize: bytesWritten, plaintextSize: totalSize,
+                                 commitmentSalt: salt, plaintextCommitment: plaintextHash.finalize())
+    }
+
+    // MARK: decrypt
+
+    /// Decrypts a document's blob to `outputPath`. The plaintext goes to an
+    /// invisible temporary file beside the destination and is linked into place
+    /// only after the final chunk, the blob hash and the plaintext commitment
+    /// have all checked out; on any failure nothing is left at `outputPath`.
+    static func decrypt(record: DocumentRecord, metadata: DocumentMetadata, key: DocumentKey, store: BlobStore,
+                        outputPath: String, replacing: Bool, calls: SystemCalls, progress: Progress? = nil) throws {
+        let document = "document \(record.documentID.hex)"
+        let blobPath = store.path(for: record.blobHash)
+        let input: ReadableFile
+        do { input = try ReadableFile(path: blobPath, what: "blob of \(document)") } catch let error as VaultError where error.kind == .notFound {
+            throw VaultError(.integrity, "\(document): its blob \(Hex.encode(record.blobHash)) is missing from the vault")
+        }
+        guard input.size == record.blobSize else {
+            throw VaultError(.integrity, "\(document): blob is \(input.size) bytes but the ledger records \(record.blobSize) (truncated or extended)")
+        }
+        var headerBytes = [UInt8](repeating: 0, count: BlobHeader.length)
+        let headerRead = try headerBytes.withUnsafeMutableBytes { try input.readFully(into: $0) }
+        guard headerRead == BlobHeader.length else { throw VaultError(.integrity, "\(document): blob is truncated inside its header") }
+        let header: BlobHeader
+        do { header = try BlobHeader.decode(headerBytes, structure: "blob of \(document)") } catch {
+            throw VaultError(.integrity, "\(error)")
+        }
+        guard header.documentID == record.documentID, header.documentVersion == record.version else {
+            throw VaultError(.integrity, "\(document): blob belongs to another document (\(header.documentID.hex) version \(header.documentVersion))")
+        }
+        guard try header.checkCommitment(key: key) else {
+            throw VaultError(.integrity, "\(document): key commitment does not match: wrong key or tampered blob header")
+        }
+        let chunkLength = Int(header.chunkLength)
+        let sealedChunkLength = chunkLength + SecretStream.chunkOverhead
+        let decryptor = try SecretStreamDecryptor(key: key.key, header: header.streamHeader, maxChunkLength: chunkLength)
+        var ciphertextHash = SHA256Stream()
+        ciphertextHash.update(headerBytes)
+        var plaintextHash = SHA256Stream()
+        plaintextHash.update(metadata.commitmentSalt)
+        var plaintextSize: UInt64 = 0
+
+        let outputFolder = (outputPath as NSString).deletingLastPathComponent
+        let output = try DurableFile(in: outputFolder.isEmpty ? "." : outputFolder, calls: calls)
+        let bodySize = Int(record.blobSize) - BlobHeader.length
+        var bodyRead = 0
+        let slots = try (0..<slotCount).map { _ in try Slot(chunkLength: chunkLength) }
+        let pipeline = TwoStagePipeline(slots: slots)
+        try pipeline.run(produce: { slot in
+            let wanted = min(sealedChunkLength * chunksPerSlot, bodySize - bodyRead)
+            let got = try input.readFully(into: UnsafeMutableRawBufferPointer(rebasing: slot.ciphertext[0..<wanted]))
+            guard got == wanted else { throw VaultError(.integrity, "\(document): blob changed while it was being read") }
+            slot.ciphertextLength = got
+            ciphertextHash.update(UnsafeRawBufferPointer(rebasing: slot.ciphertext[0..<got]))
+            bodyRead += got
+            return bodyRead < bodySize
+        }, consume: { slot in
+            var offset = 0
+            while offset < slot.ciphertextLength {
+                let length = min(sealedChunkLength, slot.ciphertextLength - offset)
+                do {
+                    try decryptor.pull(UnsafeRawBufferPointer(rebasing: slot.ciphertext[offset..<offset + length])) { plain, _ in
+                        plaintextHash.update(plain)
+                        try output.write(plain)
+                        plaintextSize += UInt64(plain.count)
+                    }
+                } catch let error as CryptoError {
+                    throw VaultError(.integrity, "\(document): \(error)")
+                }
+                offset += length
+            }
+            progress?(UInt64(BlobHeader.length + bodyRead), record.blobSize)
+        })
+        do { try decryptor.finish() } catch let error as CryptoError {
+            throw VaultError(.integrity, "\(document): \(error)")
+        }
+        guard ciphertextHash.finalize() == record.blobHash else {
+            throw VaultError(.integrity, "\(document): blob SHA-256 differs from the ledger")
+        }
+        guard plaintextSize == metadata.size, plaintextHash.finalize() == metadata.plaintextCommitment else {
+            throw VaultError(.integrity, "\(document): decrypted content does not match its plaintext commitment")
+        }
+        try output.commit(to: outputPath, replacing: replacing)
+    }
+}

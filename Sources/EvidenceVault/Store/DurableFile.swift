@@ -1,0 +1,107 @@
+import Foundation
+import VaultCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A new file that becomes visible under its final name only once it is
+/// complete and durable.
+///
+/// Where the file system allows it the data goes to an unnamed `O_TMPFILE`
+/// inode, so a crash or `kill -9` leaves nothing behind at all; elsewhere to a
+/// named temporary file `.tmp-<random>` (mode 0600) in the same folder, removed
+/// on failure. `commit` fsyncs the data, links the file under its name (never
+/// overwriting) or renames it over the old one, and fsyncs the folder. Any
+/// failure is reported once and never retried into success (ATTACKS.md 34).
+final class DurableFile {
+    let folder: String
+    private let calls: SystemCalls
+    private var descriptor: Int32
+    private var temporaryPath: String?
+    private var finished = false
+
+    init(in folder: String, calls: SystemCalls = POSIXCalls()) throws {
+        self.folder = folder
+        self.calls = calls
+        let anonymous = calls.open(folder, Self.openTemporaryFile | O_WRONLY | O_CLOEXEC, 0o600)
+        if anonymous >= 0 {
+            descriptor = anonymous
+            temporaryPath = nil
+        } else if [EOPNOTSUPP, EISDIR, EINVAL].contains(errno) {
+            let path = "\(folder)/.tmp-\(Hex.encodeRandomSuffix())"
+            descriptor = try systemCall("open", path: path) { calls.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+            temporaryPath = path
+        } else {
+            throw SystemCallError(function: "open(O_TMPFILE)", path: folder, errno: errno)
+        }
+    }
+
+    /// Linux `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`); the macro is not imported into Swift.
+    static let openTemporaryFile: Int32 = 0o20000000 | O_DIRECTORY
+
+    deinit { discard() }
+
+    /// Appends all of `buffer`, looping over short writes.
+    func write(_ buffer: UnsafeRawBufferPointer) throws {
+        guard var pointer = buffer.baseAddress else { return }
+        var remaining = buffer.count
+        while remaining > 0 {
+            let written = try systemCall("write", path: folder) { calls.write(descriptor, pointer, remaining) }
+            guard written > 0 else { throw SystemCallError(function: "write", path: folder, errno: EIO) }
+            pointer += written
+            remaining -= written
+        }
+    }
+
+    func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+
+    /// Makes the file durable and visible as `path`.
+    /// - Parameter replacing: replace an existing file atomically; otherwise an existing file is an error.
+    func commit(to path: String, replacing: Bool) throws {
+        precondition(!finished, "DurableFile committed twice")
+        try systemCall("fsync", path: path, retryOnInterrupt: false) { calls.fsync(descriptor) }
+        if let temporaryPath {
+            if replacing {
+                try systemCall("rename", path: path) { calls.rename(temporaryPath, path) }
+            } else {
+                try linkNoReplace(from: temporaryPath, flags: 0, to: path)
+                unlink(temporaryPath)
+            }
+            self.temporaryPath = nil
+        } else {
+            let procPath = "/proc/self/fd/\(descriptor)"
+            if replacing {
+                let staging = "\(folder)/.tmp-\(Hex.encodeRandomSuffix())"
+                try linkNoReplace(from: procPath, flags: AT_SYMLINK_FOLLOW, to: staging)
+                do {
+                    try systemCall("rename", path: path) { calls.rename(staging, path) }
+                } catch {
+                    unlink(staging)
+                    throw error
+                }
+            } else {
+                try linkNoReplace(from: procPath, flags: AT_SYMLINK_FOLLOW, to: path)
+            }
+        }
+        finished = true
+        close(descriptor)
+        try AtomicFile.syncFolder(folder, calls: calls)
+    }
+
+    /// Abandons the file: closes it and removes any named temporary file.
+    func discard() {
+        guard !finished else { return }
+        finished = true
+        close(descriptor)
+        if let temporaryPath { unlink(temporaryPath) }
+    }
+
+    private func linkNoReplace(from source: String, flags: Int32, to path: String) throws {
+        do {
+            try systemCall("link", path: path) { calls.linkat(AT_FDCWD, source, AT_FDCWD, path, flags) }
+        } catch let error as SystemCallError where error.errno == EEXIST {
+            throw VaultError(.alreadyExists, "\(path) already exists; refusing to overwrite it",
+                             hint: "choose another destination, or pass --force where the command offers it")
+        }
+    }
+}

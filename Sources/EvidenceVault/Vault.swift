@@ -1,0 +1,173 @@
+import Foundation
+import GRDB
+import Logging
+import VaultCrypto
+
+/// An evidence vault: a folder holding `vault.sqlite` (the signed ledger and
+/// the index projected from it) and `blobs/` (write-once encrypted documents).
+///
+/// One method per user operation. Every state change is one signed event,
+/// committed with the index rows it implies in one SQLite transaction; every
+/// operation first replays the ledger (chain, signatures, authorisation), so
+/// nothing is trusted because the index says so.
+public final class Vault: @unchecked Sendable {
+    /// The vault folder.
+    public let folder: String
+    let database: DatabaseQueue
+    let blobs: BlobStore
+    let calls: SystemCalls
+    let logger: Logger
+
+    static let databaseName = "vault.sqlite"
+    static let blobFolderName = "blobs"
+
+    private init(folder: String, database: DatabaseQueue, calls: SystemCalls, logger: Logger) {
+        self.folder = folder
+        self.database = database
+        self.blobs = BlobStore(folder: "\(folder)/\(Self.blobFolderName)", calls: calls)
+        self.calls = calls
+        self.logger = logger
+    }
+
+    // MARK: create and open
+
+    /// Creates a vault in `folder` (which must not exist or be empty) and writes
+    /// its genesis event, naming the vault id and its creator.
+    public static func create(at folder: String, creator: UnlockedIdentity, calls: SystemCalls = POSIXCalls(),
+                              logger: Logger = VaultLogging.silent, now: Date = Date()) throws -> Vault {
+        let manager = FileManager.default
+        if manager.fileExists(atPath: folder) {
+            let contents = (try? manager.contentsOfDirectory(atPath: folder)) ?? ["?"]
+            guard contents.isEmpty else {
+                throw VaultError(.alreadyExists, "\(folder) already exists and is not empty; refusing to create a vault there")
+            }
+        }
+        do {
+            try manager.createDirectory(atPath: "\(folder)/\(blobFolderName)", withIntermediateDirectories: true,
+                                        attributes: [.posixPermissions: 0o700])
+            try manager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: folder)
+        } catch {
+            throw VaultError(.io, "cannot create vault folder \(folder): \(error.localizedDescription)")
+        }
+        let vault = try Vault(folder: folder, database: openDatabase(folder: folder), calls: calls, logger: logger)
+        let vaultID = try ObjectID.random()
+        _ = try vault.append(as: creator, now: now) { state in
+            guard state.count == 0 else { throw VaultError(.alreadyExists, "\(folder) already holds a vault") }
+            return .genesis(vaultID: vaultID, creator: creator.publicIdentity)
+        }
+        try AtomicFile.syncFolder(folder, calls: calls)
+        logger.info("vault created", metadata: ["vault": "\(vaultID.hex)"])
+        return vault
+    }
+
+    /// Opens an existing vault.
+    public static func open(at folder: String, calls: SystemCalls = POSIXCalls(), logger: Logger = VaultLogging.silent) throws -> Vault {
+        guard FileManager.default.fileExists(atPath: "\(folder)/\(databaseName)") else {
+            throw VaultError(.notFound, "no vault at \(folder) (no \(databaseName))",
+                             hint: "create one with 'evault init --vault DIR', or set EVAULT_VAULT")
+        }
+        return try Vault(folder: folder, database: openDatabase(folder: folder), calls: calls, logger: logger)
+    }
+
+    private static func openDatabase(folder: String) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.busyMode = .timeout(30)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        do {
+            let queue = try DatabaseQueue(path: "\(folder)/\(databaseName)", configuration: configuration)
+            try Schema.migrator.migrate(queue)
+            return queue
+        } catch let error as DatabaseError {
+            throw VaultError(.integrity, "vault database \(folder)/\(databaseName) cannot be opened: \(error.message ?? "SQLite error \(error.resultCode)")",
+                             hint: "run 'evault verify'; the index can be rebuilt from the ledger with 'evault index rebuild'")
+        }
+    }
+
+    // MARK: ledger
+
+    /// Replays the whole ledger; fails closed on the first violation.
+    public func replay() throws -> LedgerState {
+        try database.read { db in try Self.replay(db, onto: LedgerState()) }
+    }
+
+    /// Applies the events after `state`'s head.
+    static func replay(_ db: Database, onto initial: LedgerState) throws -> LedgerState {
+        var state = initial
+        let rows = try Row.fetchCursor(db, sql: "SELECT seq, bytes FROM events WHERE seq >= ? ORDER BY seq", arguments: [Int64(state.count)])
+        while let row = try rows.next() {
+            let seq: Int64 = row["seq"]
+            let event: Event
+            do { event = try Event.decode(Array(row["bytes"] as Data), structure: "ledger event \(seq)") } catch {
+                throw VaultError(.integrity, "\(error)", hint: "run 'evault verify' for a full report")
+            }
+            guard event.sequence == UInt64(seq) else {
+                throw VaultError(.integrity, "ledger event stored at \(seq) claims sequence number \(event.sequence)")
+            }
+            do { try state.apply(event) } catch let violation as LedgerViolation {
+                throw VaultError(.integrity, violation.description, hint: "run 'evault verify' for a full report")
+            }
+        }
+        return state
+    }
+
+    /// Appends one event built from the current state, signed by `actor`, with
+    /// its index rows, in one IMMEDIATE transaction: concurrent writers (other
+    /// processes) serialise here and each sees the other's events first, so the
+    /// ledger stays a single chain (ATTACKS.md 36).
+    @discardableResult
+    func append(as actor: UnlockedIdentity, now: Date = Date(), state cached: LedgerState? = nil,
+                _ makeBody: (LedgerState) throws -> EventBody) throws -> (Event, LedgerState) {
+        var result: (Event, LedgerState)?
+        try database.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                var state = try Self.replay(db, onto: cached ?? LedgerState())
+                let body = try makeBody(state)
+                let event = try Event(sequence: state.count, previousHash: state.headHash,
+                                      time: UInt64(max(0, now.timeIntervalSince1970.rounded(.down))), signer: actor, body: body)
+                let rows = IndexRow.rows(for: event, before: state)
+                do { try state.apply(event) } catch let violation as LedgerViolation {
+                    throw VaultError(.notPermitted, violation.reason)
+                }
+                try db.execute(sql: "INSERT INTO events (seq, hash, bytes) VALUES (?, ?, ?)",
+                               arguments: [Int64(event.sequence), Data(event.hash), Data(event.encoded)])
+                for row in rows { try row.insert(db) }
+                result = (event, state)
+                return .commit
+            }
+        }
+        guard let result else { throw VaultError(.io, "transaction did not complete") }
+        logger.info("event appended", metadata: ["seq": "\(result.0.sequence)", "action": "\(result.0.body.action)"])
+        return result
+    }
+
+    /// Drops the index tables and rebuilds them from the ledger, in one transaction.
+    public func rebuildIndex() throws -> Int {
+        var count = 0
+        try database.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                for table in Schema.projectionTables { try db.execute(sql: "DELETE FROM \(table)") }
+                var state = LedgerState()
+                let rows = try Row.fetchCursor(db, sql: "SELECT seq, bytes FROM events ORDER BY seq")
+                while let row = try rows.next() {
+                    let seq: Int64 = row["seq"]
+                    let event: Event
+                    do { event = try Event.decode(Array(row["bytes"] as Data), structure: "ledger event \(seq)") } catch {
+                        throw VaultError(.integrity, "cannot rebuild the index: \(error)")
+                    }
+                    let indexRows = IndexRow.rows(for: event, before: state)
+                    do { try state.apply(event) } catch let violation as LedgerViolation {
+                        throw VaultError(.integrity, "cannot rebuild the index: \(violation)")
+                    }
+                    for indexRow in indexRows { try indexRow.insert(db) }
+                    count += 1
+                }
+                return .commit
+            }
+        }
+        return count
+    }
+}

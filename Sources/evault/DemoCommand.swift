@@ -1,0 +1,148 @@
+import ArgumentParser
+import EvidenceVault
+import Foundation
+import VaultCrypto
+
+/// `evault demo`: the whole product in one narrated run, on fictional material.
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Run a narrated demo on fictional evidence: identities, a vault, a group, a case, reading, refusal, verification, tampering.")
+
+    @Option(name: .long, help: "Folder for the demo (must not exist or be empty; default: a new folder under /tmp).")
+    var dir: String?
+
+    func run() throws {
+        let root = try dir ?? makeTemporaryFolder()
+        let manager = FileManager.default
+        if manager.fileExists(atPath: root), !((try? manager.contentsOfDirectory(atPath: root)) ?? []).isEmpty {
+            throw VaultError(.alreadyExists, "demo folder \(root) is not empty", hint: "choose another --dir")
+        }
+        for sub in ["identities", "incoming", "exports"] {
+            try manager.createDirectory(atPath: "\(root)/\(sub)", withIntermediateDirectories: true)
+        }
+        let vaultPath = "\(root)/vault"
+
+        step("1. Four people make identities: a custodian, two lawyers and an auditor.")
+        say("   Each identity is a signing key and an encryption key, encrypted under the owner's passphrase.")
+        say("   DEMO ONLY: the cheapest Argon2id setting, and passphrases printed here. Never do this with real keys.")
+        var people: [String: UnlockedIdentity] = [:]
+        for name in ["ines-custodian", "amara-lawyer", "tomas-lawyer", "kofi-auditor"] {
+            let secret = "demo passphrase for \(name)"
+            let created = try IdentityStore.create(name: name, in: "\(root)/identities", passphrase: SecureBytes(copying: Array(secret.utf8)),
+                                                   parameters: .interactive)
+            people[name] = try IdentityStore.unlock(created.secretPath, passphrase: SecureBytes(copying: Array(secret.utf8)))
+            say("   \(name.padding(toLength: 15, withPad: " ", startingAt: 0)) fingerprint \(created.publicIdentity.fingerprint.readable)   passphrase: \"\(secret)\"")
+        }
+        let ines = people["ines-custodian"]!, amara = people["amara-lawyer"]!, tomas = people["tomas-lawyer"]!, kofi = people["kofi-auditor"]!
+
+        step("2. Ines creates the vault and the Latin-America working group, and admits the others.")
+        let vault = try Vault.create(at: vaultPath, creator: ines)
+        try vault.createGroup(named: "latam-wg", as: ines)
+        for (person, role) in [(amara, Role.lawyer), (tomas, Role.lawyer), (kofi, Role.auditor)] {
+            try vault.addMember(person.publicIdentity, role: role, toGroup: "latam-wg", as: ines)
+            say("   \(person.publicIdentity.name) joins as \(role)" + (role == .auditor ? " (receives no key at all)" : " (receives the group key, sealed to their own key)"))
+        }
+
+        step("3. Amara opens a case and adds a testimony and a medical report (both fictional, generated now).")
+        let theCase = try vault.createCase(inGroup: "latam-wg", reference: "LATAM-2026-014", title: "Detention centre, fictional demo case", as: amara)
+        say("   Case \(theCase.id.hex): its reference and title are sealed; only the group's readers can see them.")
+        let testimony = "\(root)/incoming/testimony-witness-A.txt"
+        let medical = "\(root)/incoming/medical-report-witness-A.txt"
+        try Data(DemoMaterial.testimony.utf8).write(to: URL(fileURLWithPath: testimony))
+        try Data(DemoMaterial.medicalReport(lines: 40_000).utf8).write(to: URL(fileURLWithPath: medical))
+        let added = try vault.addDocuments([NewDocument(path: testimony, kind: .testimony, title: "Statement of witness A", tags: ["witness-a"])],
+                                           toCase: "LATAM-2026-014", as: amara)
+            + vault.addDocuments([NewDocument(path: medical, kind: .medical, title: "Forensic examination of witness A", tags: ["witness-a", "forensic"])],
+                                 toCase: "LATAM-2026-014", as: amara)
+        for document in added {
+            say("   added \(document.metadata!.kind) \(document.id.hex): \(document.metadata!.size) bytes -> blob \(Hex.encode(document.blobHash).prefix(16))... (\(document.blobSize) bytes encrypted)")
+        }
+
+        step("4. Tomas, the second lawyer, lists the case and exports the testimony.")
+        for document in try vault.documents(inCase: "LATAM-2026-014", as: tomas) {
+            say("   \(document.id.hex.prefix(12))  \(document.metadata!.kind)  \(document.metadata!.fileName)  \"\(document.metadata!.title)\"  by \(document.authorName)")
+        }
+        let exported = "\(root)/exports/testimony.txt"
+        _ = try vault.export(added[0].id.hex, to: exported, as: tomas)
+        let same = (try? Data(contentsOf: URL(fileURLWithPath: exported))) == (try? Data(contentsOf: URL(fileURLWithPath: testimony)))
+        say("   exported to \(exported): \(same ? "identical to the original" : "DIFFERENT FROM THE ORIGINAL") (final chunk and plaintext commitment checked)")
+
+        step("5. Kofi, the auditor, asks to export it and is refused.")
+        do {
+            _ = try vault.export(added[0].id.hex, to: "\(root)/exports/auditor-attempt.txt", as: kofi)
+            say("   UNEXPECTED: the auditor could export")
+            throw ExitCode.failure
+        } catch let error as VaultError {
+            say("   refused: \(error.message)")
+        }
+
+        step("6. Kofi verifies the whole vault with no key and no passphrase.")
+        let report = vault.verify()
+        say("   \(report.eventsVerified) ledger events: chain, signatures and authorisation replayed; \(report.documentsChecked) blobs hashed.")
+        say(report.isClean ? "   Result: clean." : "   Result: \(report.findings.count) problem(s): \(report.findings)")
+
+        step("7. Someone flips one byte of the medical report in a copy of the vault; verify names the document.")
+        let damaged = "\(root)/vault-damaged"
+        try manager.copyItem(atPath: vaultPath, toPath: damaged)
+        let blobPath = "\(damaged)/blobs/\(Hex.encode(added[1].blobHash))"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: blobPath))
+        bytes[bytes.count / 2] ^= 0x01
+        try bytes.write(to: URL(fileURLWithPath: blobPath))
+        let damagedReport = try Vault.open(at: damaged).verify()
+        for finding in damagedReport.findings { say("   found: \(finding)") }
+        do {
+            _ = try Vault.open(at: damaged).export(added[1].id.hex, to: "\(root)/exports/damaged.txt", as: tomas)
+        } catch let error as VaultError {
+            say("   and export refuses it, leaving no file: \(error.message)")
+        }
+
+        step("Done. Explore the demo vault yourself:")
+        let evault = CommandLine.arguments.first ?? "evault"
+        say("""
+              export EVAULT_VAULT=\(vaultPath)
+              export EVAULT_IDENTITY=\(root)/identities/tomas-lawyer.identity EVAULT_PASSPHRASE="demo passphrase for tomas-lawyer"
+              \(evault) log
+              \(evault) group show latam-wg
+              \(evault) case list
+              \(evault) list LATAM-2026-014
+              \(evault) show \(added[1].id.hex.prefix(8))
+              \(evault) export \(added[1].id.hex.prefix(8)) --out /tmp/medical.txt
+              \(evault) verify
+              \(evault) verify --vault \(damaged)
+            """)
+        if !report.isClean || damagedReport.isClean || !same { throw ExitCode.failure }
+    }
+
+    private func makeTemporaryFolder() throws -> String {
+        var template = Array("/tmp/evault-demo.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw VaultError(.io, "cannot create a temporary folder") }
+        return String(cString: made)
+    }
+
+    private func step(_ text: String) { print("\n\(text)") }
+    private func say(_ text: String) { print(text) }
+}
+
+/// Fictional demo content, generated on the fly.
+enum DemoMaterial {
+    static let testimony = """
+        FICTIONAL DEMO TESTIMONY: no real person or event is described.
+
+        Statement of witness A, taken on 3 March 2026 in the presence of counsel.
+        I was held for eleven days in a room without windows. On the third day
+        I was questioned for many hours and was not allowed to sleep. I was not
+        told why I was detained and I did not see a lawyer until I was released.
+        I can describe the building, the guards' uniforms and the sounds I heard.
+        I consent to this statement being used in proceedings.
+
+        """
+
+    static func medicalReport(lines: Int) -> String {
+        var text = "FICTIONAL DEMO MEDICAL REPORT: no real person is described.\n\nForensic examination of witness A.\n"
+        for line in 0..<lines {
+            text += "Observation \(line): findings consistent with the account given; photographs annexed as item \(line % 12).\n"
+        }
+        return text
+    }
+}

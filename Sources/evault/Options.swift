@@ -1,0 +1,74 @@
+import ArgumentParser
+import EvidenceVault
+import Foundation
+import VaultCrypto
+
+/// `--vault DIR` (or `EVAULT_VAULT`).
+struct VaultOptions: ParsableArguments {
+    @Option(name: .long, help: "The vault folder (default: $EVAULT_VAULT).")
+    var vault: String?
+
+    func path() throws -> String {
+        if let vault { return vault }
+        if let value = ProcessInfo.processInfo.environment["EVAULT_VAULT"], !value.isEmpty { return value }
+        throw VaultError(.invalidInput, "no vault given", hint: "pass --vault DIR or set EVAULT_VAULT")
+    }
+
+    func open() throws -> Vault { try Vault.open(at: path()) }
+}
+
+/// `--identity FILE` (or `EVAULT_IDENTITY`) and where its passphrase comes from.
+struct IdentityOptions: ParsableArguments {
+    @Option(name: .long, help: "Your .identity file (default: $EVAULT_IDENTITY).")
+    var identity: String?
+    @Option(name: .long, help: "Read the identity's passphrase from FILE instead of EVAULT_PASSPHRASE or the terminal.")
+    var passphraseFile: String?
+
+    var path: String? {
+        if let identity { return identity }
+        if let value = ProcessInfo.processInfo.environment["EVAULT_IDENTITY"], !value.isEmpty { return value }
+        return nil
+    }
+
+    /// Unlocks the identity; required.
+    func unlock() throws -> UnlockedIdentity {
+        guard let path else {
+            throw VaultError(.invalidInput, "this command needs your identity", hint: "pass --identity FILE or set EVAULT_IDENTITY")
+        }
+        let locked = try IdentityStore.loadSecret(path)
+        let passphrase = try PassphraseSource(file: passphraseFile, environmentVariable: "EVAULT_PASSPHRASE")
+            .read(prompt: "Passphrase for \(locked.publicIdentity.name): ")
+        return try locked.unlock(passphrase: passphrase, structure: path)
+    }
+
+    /// Unlocks the identity if one was given.
+    func unlockIfGiven() throws -> UnlockedIdentity? { path == nil ? nil : try unlock() }
+}
+
+/// `--json`.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print one JSON document.")
+    var json = false
+}
+
+/// A progress line on stderr, only when stderr is a terminal and the work is large.
+enum ProgressLine {
+    static let threshold: UInt64 = 8 << 20
+
+    static func make(label: String) -> ((UInt64, UInt64) -> Void)? {
+        guard isatty(2) == 1 else { return nil }
+        nonisolated(unsafe) var lastPercent = -1
+        return { done, total in
+            guard total >= threshold else { return }
+            let percent = Int(done * 100 / max(total, 1))
+            guard percent != lastPercent else { return }
+            lastPercent = percent
+            FileHandle.standardError.write(Data("\r\(label): \(percent)% of \(total >> 20) MiB".utf8))
+            if done >= total { FileHandle.standardError.write(Data("\n".utf8)) }
+        }
+    }
+}
+
+extension Date {
+    var iso8601: String { ISO8601DateFormatter().string(from: self) }
+}

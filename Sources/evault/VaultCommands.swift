@@ -1,0 +1,266 @@
+import ArgumentParser
+import EvidenceVault
+import Foundation
+import VaultCrypto
+
+/// `evault init`
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a vault; the genesis event names its id and you as its creator.")
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var identity: IdentityOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let actor = try identity.unlock()
+        let path = try vault.path()
+        _ = try Vault.create(at: path, creator: actor)
+        let report = try Vault.open(at: path).verify()
+        if output.json {
+            try Terminal.printJSON(["id": report.vaultID?.hex ?? "", "folder": path, "creator": actor.fingerprint.hex])
+        } else {
+            print("Created vault \(report.vaultID?.hex ?? "?") in \(path), creator \(actor.publicIdentity.name) (\(actor.fingerprint.readable))")
+        }
+    }
+}
+
+/// `evault group ...`
+struct GroupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "group", abstract: "Working groups and their members.",
+                                                    subcommands: [GroupCreate.self, GroupAdd.self, GroupShow.self, GroupList.self])
+}
+
+struct GroupCreate: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a working group; you become its first custodian.")
+    @Argument(help: "Group name (visible to auditors).") var name: String
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var identity: IdentityOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let group = try vault.open().createGroup(named: name, as: identity.unlock())
+        if output.json { try Terminal.printJSON(GroupJSON(group)) } else { print("Created group \(group.name) (\(group.id.hex)), epoch \(group.epoch)") }
+    }
+}
+
+struct GroupAdd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "add", abstract: "Admit a member (custodians only).")
+    @Argument(help: "Group name or id.") var group: String
+    @Argument(help: "The member's .pub file (check its fingerprint with them first).") var pubfile: String
+    @Option(name: .long, help: "lawyer, custodian or auditor.") var role: String
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var identity: IdentityOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard Role(name: role) != nil else { throw ValidationError("--role must be lawyer, custodian or auditor") }
+    }
+
+    func run() throws {
+        let member = try IdentityStore.loadPublic(pubfile)
+        let theVault = try vault.open()
+        try theVault.addMember(member, role: Role(name: role)!, toGroup: group, as: identity.unlock())
+        let summary = try theVault.group(group)
+        if output.json { try Terminal.printJSON(GroupJSON(summary)) } else {
+            print("Added \(member.name) (\(member.fingerprint.readable)) to \(summary.name) as \(role)"
+                  + (role == "auditor" ? " (no keys: auditors cannot read)" : ""))
+        }
+    }
+}
+
+struct GroupShow: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "Members, roles, fingerprints and epoch of a group.")
+    @Argument(help: "Group name or id.") var group: String
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let summary = try vault.open().group(group)
+        if output.json { try Terminal.printJSON(GroupJSON(summary)) } else { GroupJSON.printHuman(summary) }
+    }
+}
+
+struct GroupList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "All working groups.")
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let groups = try vault.open().groups()
+        if output.json { try Terminal.printJSON(groups.map(GroupJSON.init)) } else {
+            if groups.isEmpty { print("No groups.") }
+            for group in groups { GroupJSON.printHuman(group) }
+        }
+    }
+}
+
+/// `evault case ...`
+struct CaseCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "case", abstract: "Cases of a working group.",
+                                                    subcommands: [CaseNew.self, CaseList.self])
+}
+
+struct CaseNew: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "new", abstract: "Open a case; prints its id. The reference and title are sealed.")
+    @Argument(help: "Group name or id.") var group: String
+    @Argument(help: "Case reference (sealed).") var ref: String
+    @Option(name: .long, help: "Case title (sealed).") var title: String = ""
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var identity: IdentityOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let summary = try vault.open().createCase(inGroup: group, reference: ref, title: title, as: identity.unlock())
+        if output.json { try Terminal.printJSON(CaseJSON(summary)) } else { print(summary.id.hex) }
+    }
+}
+
+struct CaseList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Cases (references and titles where you can read them).")
+    @Argument(help: "Only this group.") var group: String?
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var identity: IdentityOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let cases = try vault.open().cases(inGroup: group, as: identity.unlockIfGiven())
+        if output.json { try Terminal.printJSON(cases.map(CaseJSON.init)) } else {
+            if cases.isEmpty { print("No cases.") }
+            for item in cases {
+                print("\(item.id.hex)  \(item.groupName)  \(item.documentCount) document(s)  \(item.reference ?? "[sealed]")  \(item.title ?? "")")
+            }
+        }
+    }
+}
+
+/// `evault add CASE FILE...`
+struct AddCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "add", abstract: "Encrypt files into a case; prints one document id per file.")
+    @Argument(help: "Case id, id prefix or reference.") var caseRef: String
+    @Argument(help: "Files to add.") var files: [String]
+    @Option(name: .long, help: "testimony, medical, photo, audio, video, document or other.") var kind: String
+    @Option(name: .long, help: "Title (sealed).") var title: String = ""
+    @Option(name: .long, help: "A tag (sealed); repeat for several.") var tag: [String] = []
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var identity: IdentityOptions
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        guard DocumentKind(name: kind) != nil else {
+            throw ValidationError("--kind must be one of: \(DocumentKind.allCases.map(\.description).joined(separator: ", "))")
+        }
+        guard !files.isEmpty else { throw ValidationError("give at least one file") }
+    }
+
+    func run() throws {
+        let theVault = try vault.open()
+        let actor = try identity.unlock()
+        let documents = files.map { NewDocument(path: $0, kind: DocumentKind(name: kind)!, title: title, tags: tag) }
+        let progress = ProgressLine.make(label: "encrypting")
+        let added = try theVault.addDocuments(documents, toCase: caseRef, as: actor, progress: progress.map { report in { _, done, total in report(done, total) } })
+        if output.json { try Terminal.printJSON(added.map(DocumentJSON.init)) } else { for document in added { print(document.id.hex) } }
+    }
+}
+
+/// `evault list CASE`
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Documents of a case.")
+    @Argument(help: "Case id, id prefix or reference.") var caseRef: String
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var identity: IdentityOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let documents = try vault.open().documents(inCase: caseRef, as: identity.unlockIfGiven())
+        if output.json { try Terminal.printJSON(documents.map(DocumentJSON.init)) } else {
+            if documents.isEmpty { print("No documents.") }
+            for document in documents { DocumentJSON.printLine(document) }
+        }
+    }
+}
+
+/// `evault show DOC`
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "One document: ids, size, time, author, and for readers its metadata.")
+    @Argument(help: "Document id or unique prefix.") var doc: String
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var identity: IdentityOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let document = try vault.open().document(doc, as: identity.unlockIfGiven())
+        if output.json { try Terminal.printJSON(DocumentJSON(document)) } else { DocumentJSON.printHuman(document) }
+    }
+}
+
+/// `evault export DOC --out PATH`
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "export", abstract: "Decrypt a document to PATH (readers only), checking it fully first.")
+    @Argument(help: "Document id or unique prefix.") var doc: String
+    @Option(name: .long, help: "Destination file.") var out: String
+    @Flag(name: .long, help: "Replace an existing file.") var force = false
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var identity: IdentityOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let document = try vault.open().export(doc, to: out, force: force, as: identity.unlock(), progress: ProgressLine.make(label: "decrypting"))
+        if output.json { try Terminal.printJSON(DocumentJSON(document)) } else {
+            print("Exported \(document.id.hex) to \(out) (\(document.metadata?.size ?? 0) bytes; final chunk, blob hash and plaintext commitment checked)")
+        }
+    }
+}
+
+/// `evault verify`
+struct VerifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "verify", abstract: "Check ledger, index and blobs without any key. Exit 0 only when clean.")
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let report = try vault.open().verify()
+        if output.json { try Terminal.printJSON(VerifyJSON(report)) } else {
+            print("Vault \(report.vaultID?.hex ?? "?"), created by \(report.creator?.name ?? "?") (\(report.creator?.fingerprint.readable ?? "?"))")
+            print("Ledger: \(report.eventsVerified) of \(report.eventsStored) event(s) verified; head \(Hex.encode(report.headHash))")
+            print("Blobs: \(report.documentsChecked) document(s), \(report.bytesHashed) bytes hashed")
+            if report.isClean { print("OK: no problems found") } else {
+                print("PROBLEMS: \(report.findings.count)")
+                for finding in report.findings { print("  - \(finding)") }
+            }
+        }
+        if !report.isClean { throw ExitCode(ExitStatus.integrity) }
+    }
+}
+
+/// `evault log`
+struct LogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "log", abstract: "The ledger in human form; nothing secret.")
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let entries = try vault.open().log()
+        if output.json { try Terminal.printJSON(entries.map(LogJSON.init)) } else {
+            for entry in entries {
+                let objects = entry.objects.map { "\($0.kind) \($0.kind == "role" ? $0.id : String($0.id.prefix(12)))" }.joined(separator: ", ")
+                print("#\(entry.sequence)  \(entry.time.iso8601)  \(entry.actorName) [\(entry.actor.readable)]  \(entry.action)  \(objects)")
+            }
+        }
+    }
+}
+
+/// `evault index rebuild`
+struct IndexCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "index", abstract: "The SQLite index projected from the ledger.",
+                                                    subcommands: [IndexRebuild.self])
+}
+
+struct IndexRebuild: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rebuild", abstract: "Drop and rebuild the index tables from the ledger.")
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let count = try vault.open().rebuildIndex()
+        if output.json { try Terminal.printJSON(["events": count]) } else { print("Rebuilt the index from \(count) ledger event(s).") }
+    }
+}
