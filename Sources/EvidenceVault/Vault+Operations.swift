@@ -192,7 +192,14 @@ extension Vault {
                 blobHash: encrypted.blobHash, blobSize: encrypted.blobSize,
                 sealedMetadata: try KeyWrap.sealField(metadata.encoded(), caseKey: caseKey, caseID: theCase.id, objectID: documentID,
                                                       version: 1, field: "metadata"))
-            let (event, newState) = try append(as: actor, state: state) { _ in .documentAdded(record) }
+            let event: Event, newState: LedgerState
+            do {
+                (event, newState) = try append(as: actor, state: state) { _ in .documentAdded(record) }
+            } catch {
+                // The blob is durable but no event names it: remove it rather than leave an orphan.
+                unlink(blobs.path(for: encrypted.blobHash))
+                throw error
+            }
             state = newState
             added.append(DocumentSummary(id: documentID, caseID: theCase.id, version: 1, blobHash: encrypted.blobHash,
                                          blobSize: encrypted.blobSize, author: actor.fingerprint, authorName: actor.publicIdentity.name,
@@ -230,6 +237,9 @@ extension Vault {
         let (key, metadata) = try documentKeyAndMetadata(document, theCase: theCase, in: state, actor: actor, action: "export documents")
         try DocumentStream.decrypt(record: document.record, metadata: metadata, key: key, store: blobs, outputPath: path,
                                    replacing: force, calls: calls, progress: progress)
+        // The custody record: who was handed the plaintext. Written after the file
+        // is in place, so a failed export records nothing.
+        try append(as: actor, state: state) { _ in .documentExported(documentID: document.record.documentID, caseID: theCase.id) }
         logger.info("document exported", metadata: ["document": "\(document.record.documentID.hex)"])
         return try documentSummary(document, in: state, actor: actor)
     }

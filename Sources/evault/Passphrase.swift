@@ -45,7 +45,7 @@ struct PassphraseSource {
 
     private func fromFileOrEnvironment() throws -> SecureBytes? {
         if let file {
-            guard let data = FileManager.default.contents(atPath: file) else {
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: file)) else {
                 throw VaultError(.notFound, "passphrase file \(file) cannot be read")
             }
             return try Self.trimmed(Array(data), source: "passphrase file \(file)")

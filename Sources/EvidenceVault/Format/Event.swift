@@ -43,6 +43,8 @@ public enum EventBody: Sendable, Equatable {
     /// A document is added to a case: its key wrapped under the case key, the
     /// ciphertext's SHA-256 and size, and its sealed metadata.
     case documentAdded(DocumentRecord)
+    /// A reader exported (decrypted) a document: the custody record of who handled it.
+    case documentExported(documentID: ObjectID, caseID: ObjectID)
 
     /// The type code written in the event.
     public var typeCode: UInt8 {
@@ -52,6 +54,7 @@ public enum EventBody: Sendable, Equatable {
         case .memberAdded: return 3
         case .caseCreated: return 4
         case .documentAdded: return 5
+        case .documentExported: return 6
         }
     }
 
@@ -59,7 +62,7 @@ public enum EventBody: Sendable, Equatable {
     public var action: String { Self.actionNames[typeCode] ?? "unknown" }
 
     static let actionNames: [UInt8: String] = [
-        1: "vault.create", 2: "group.create", 3: "member.add", 4: "case.create", 5: "document.add",
+        1: "vault.create", 2: "group.create", 3: "member.add", 4: "case.create", 5: "document.add", 6: "document.export",
     ]
 
     /// The signature context of an event type: `evidencevault/event/<action>/v1`.
@@ -216,6 +219,9 @@ public struct Event: Sendable, Equatable {
             writer.raw(record.blobHash)
             writer.u64(record.blobSize)
             writer.bytes16(record.sealedMetadata)
+        case .documentExported(let documentID, let caseID):
+            writer.id(documentID)
+            writer.id(caseID)
         }
         return writer.bytes
     }
@@ -256,6 +262,8 @@ public struct Event: Sendable, Equatable {
                 wrappedKey: try reader.bytes16("wrapped document key", max: maxSealedLength),
                 blobHash: try reader.raw(32, "blob hash"), blobSize: try reader.u64("blob size"),
                 sealedMetadata: try reader.bytes16("sealed metadata", max: maxSealedLength)))
+        case 6:
+            body = .documentExported(documentID: try reader.id("document id"), caseID: try reader.id("case id"))
         default:
             throw FormatError.invalidField(structure: structure, field: "event type", reason: "unknown type \(typeCode)")
         }

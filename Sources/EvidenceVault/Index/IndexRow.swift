@@ -82,6 +82,8 @@ struct IndexRow: Hashable {
                                                   "wrapped_key": Data(record.wrappedKey), "blob_hash": Data(record.blobHash),
                                                   "blob_size": Int64(record.blobSize), "sealed_metadata": Data(record.sealedMetadata),
                                                   "author": actor, "added": time, "seq": seq])]
+        case .documentExported:
+            return []  // custody only: the ledger and `evault log` show it
         }
     }
 

@@ -168,6 +168,14 @@ public struct LedgerState: Sendable {
             guard !blobNames.contains(blobName) else { throw violation("blob \(blobName) is already named by another document") }
             documents[record.documentID] = Document(record: record, author: event.actor, time: event.time, sequence: event.sequence)
             blobNames.insert(blobName)
+
+        case .documentExported(let documentID, let caseID):
+            guard let document = documents[documentID], document.record.caseID == caseID, let theCase = cases[caseID] else {
+                throw violation("export of document \(documentID.hex), which case \(caseID.hex) does not hold")
+            }
+            guard groups[theCase.groupID]?.members[event.actor]?.role.canRead == true else {
+                throw violation("\(signer.name) is not a lawyer or custodian of the group of case \(caseID.hex): may not export from it")
+            }
         }
         count += 1
         headHash = event.hash

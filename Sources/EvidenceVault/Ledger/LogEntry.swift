@@ -35,6 +35,7 @@ extension Vault {
                 objects = [("group", groupID.hex), ("member", member.fingerprint.hex), ("role", role.description)]
             case .caseCreated(let caseID, let groupID, _, _, _, _, _): objects = [("case", caseID.hex), ("group", groupID.hex)]
             case .documentAdded(let record): objects = [("document", record.documentID.hex), ("case", record.caseID.hex)]
+            case .documentExported(let documentID, let caseID): objects = [("document", documentID.hex), ("case", caseID.hex)]
             }
             entries.append(LogEntry(sequence: event.sequence, time: Date(timeIntervalSince1970: TimeInterval(event.time)),
                                     actorName: state.identities[event.actor]?.name ?? "?", actor: event.actor,
