@@ -145,29 +145,80 @@ public final class Vault: @unchecked Sendable {
     }
 
     /// Drops the index tables and rebuilds them from the ledger, in one transaction.
+    ///
+    /// If SQLite reports the file corrupt (ATTACKS.md 38), the surviving ledger is
+    /// copied into a fresh database with a freshly built index, which replaces the
+    /// damaged file (kept beside it as `vault.sqlite.corrupt-<time>`); this `Vault`
+    /// is then closed and must be opened again.
     public func rebuildIndex() throws -> Int {
+        do {
+            return try database.writeWithoutTransaction { db in try Self.rebuildProjection(db, clearing: true) }
+        } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode) {
+            return try rebuildIntoNewFile()
+        }
+    }
+
+    /// Empties the projection tables and refills them from the `events` table, in one transaction.
+    private static func rebuildProjection(_ db: Database, clearing: Bool) throws -> Int {
         var count = 0
-        try database.writeWithoutTransaction { db in
+        try db.inTransaction(.immediate) {
+            if clearing { for table in Schema.projectionTables { try db.execute(sql: "DELETE FROM \(table)") } }
+            var state = LedgerState()
+            let rows = try Row.fetchCursor(db, sql: "SELECT seq, bytes FROM events ORDER BY seq")
+            while let row = try rows.next() {
+                let seq: Int64 = row["seq"]
+                let event: Event
+                do { event = try Event.decode(Array(row["bytes"] as Data), structure: "ledger event \(seq)") } catch {
+                    throw VaultError(.integrity, "cannot rebuild the index: \(error)")
+                }
+                let indexRows = IndexRow.rows(for: event, before: state)
+                do { try state.apply(event) } catch let violation as LedgerViolation {
+                    throw VaultError(.integrity, "cannot rebuild the index: \(violation)")
+                }
+                for indexRow in indexRows { try indexRow.insert(db) }
+                count += 1
+            }
+            return .commit
+        }
+        return count
+    }
+
+    private func rebuildIntoNewFile() throws -> Int {
+        let events: [(Int64, Data, Data)]
+        do {
+            events = try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT seq, hash, bytes FROM events ORDER BY seq").map { ($0["seq"], $0["hash"], $0["bytes"]) }
+            }
+        } catch {
+            throw VaultError(.integrity, "the ledger itself is damaged in \(folder)/\(Self.databaseName): \(error)",
+                             hint: "restore the vault from a backup; 'evault verify' reports what is readable")
+        }
+        let fresh = "\(folder)/.\(Self.databaseName).rebuild-\(Hex.encodeRandomSuffix())"
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        let queue = try DatabaseQueue(path: fresh, configuration: configuration)
+        try Schema.migrator.migrate(queue)
+        let count = try queue.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
-                for table in Schema.projectionTables { try db.execute(sql: "DELETE FROM \(table)") }
-                var state = LedgerState()
-                let rows = try Row.fetchCursor(db, sql: "SELECT seq, bytes FROM events ORDER BY seq")
-                while let row = try rows.next() {
-                    let seq: Int64 = row["seq"]
-                    let event: Event
-                    do { event = try Event.decode(Array(row["bytes"] as Data), structure: "ledger event \(seq)") } catch {
-                        throw VaultError(.integrity, "cannot rebuild the index: \(error)")
-                    }
-                    let indexRows = IndexRow.rows(for: event, before: state)
-                    do { try state.apply(event) } catch let violation as LedgerViolation {
-                        throw VaultError(.integrity, "cannot rebuild the index: \(violation)")
-                    }
-                    for indexRow in indexRows { try indexRow.insert(db) }
-                    count += 1
+                for (seq, hash, bytes) in events {
+                    try db.execute(sql: "INSERT INTO events (seq, hash, bytes) VALUES (?, ?, ?)", arguments: [seq, hash, bytes])
                 }
                 return .commit
             }
+            let count = try Self.rebuildProjection(db, clearing: false)
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            return count
         }
+        try queue.close()
+        try database.close()
+        let damaged = "\(folder)/\(Self.databaseName)"
+        let keep = "\(damaged).corrupt-\(Int(Date().timeIntervalSince1970))"
+        try systemCall("rename", path: damaged) { rename(damaged, keep) }
+        for suffix in ["-wal", "-shm"] { unlink(damaged + suffix) }
+        for suffix in ["-wal", "-shm"] { unlink(fresh + suffix) }
+        try systemCall("rename", path: damaged) { rename(fresh, damaged) }
+        try AtomicFile.syncFolder(folder, calls: calls)
+        logger.warning("index rebuilt into a new database file", metadata: ["kept": "\(keep)"])
         return count
     }
 }
