@@ -180,8 +180,13 @@ extension Vault {
             try DocumentMetadata.validate(fileName: file.path, title: file.title, tags: file.tags)
             let documentID = try ObjectID.random()
             let documentKey = try DocumentKey.random()
-            let encrypted = try DocumentStream.encrypt(inputPath: file.path, documentID: documentID, version: 1, key: documentKey,
+            let encrypted: EncryptedDocument
+            do {
+                encrypted = try DocumentStream.encrypt(inputPath: file.path, documentID: documentID, version: 1, key: documentKey,
                                                        store: blobs, progress: progress.map { report in { report(file.path, $0, $1) } })
+            } catch let error as SystemCallError {
+                throw VaultError(.io, "adding \(file.path) failed, nothing was recorded: \(error)")
+            }
             let metadata = DocumentMetadata(fileName: (file.path as NSString).lastPathComponent, title: file.title, kind: file.kind,
                                             tags: file.tags, size: encrypted.plaintextSize, commitmentSalt: encrypted.commitmentSalt,
                                             plaintextCommitment: encrypted.plaintextCommitment)
@@ -235,11 +240,21 @@ extension Vault {
             throw VaultError(.alreadyExists, "\(path) already exists; refusing to overwrite it", hint: "pass --force to replace it")
         }
         let (key, metadata) = try documentKeyAndMetadata(document, theCase: theCase, in: state, actor: actor, action: "export documents")
-        try DocumentStream.decrypt(record: document.record, metadata: metadata, key: key, store: blobs, outputPath: path,
-                                   replacing: force, calls: calls, progress: progress)
-        // The custody record: who was handed the plaintext. Written after the file
-        // is in place, so a failed export records nothing.
-        try append(as: actor, state: state) { _ in .documentExported(documentID: document.record.documentID, caseID: theCase.id) }
+        do {
+            try DocumentStream.decrypt(record: document.record, metadata: metadata, key: key, store: blobs, outputPath: path,
+                                       replacing: force, calls: calls, progress: progress)
+        } catch let error as SystemCallError {
+            throw VaultError(.io, "exporting document \(document.record.documentID.hex) failed, nothing was written to \(path): \(error)")
+        }
+        // The custody record: who was handed the plaintext. Written after the file is
+        // in place, so a failed export records nothing; if the record cannot be
+        // written, the plaintext is removed again rather than left unrecorded.
+        do {
+            try append(as: actor, state: state) { _ in .documentExported(documentID: document.record.documentID, caseID: theCase.id) }
+        } catch {
+            unlink(path)
+            throw error
+        }
         logger.info("document exported", metadata: ["document": "\(document.record.documentID.hex)"])
         return try documentSummary(document, in: state, actor: actor)
     }

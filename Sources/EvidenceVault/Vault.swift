@@ -75,7 +75,6 @@ public final class Vault: @unchecked Sendable {
         configuration.busyMode = .timeout(30)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         do {
             let queue = try DatabaseQueue(path: "\(folder)/\(databaseName)", configuration: configuration)
@@ -101,10 +100,10 @@ public final class Vault: @unchecked Sendable {
         while let row = try rows.next() {
             let seq: Int64 = row["seq"]
             let event: Event
-            do { event = try Event.decode(Array(row["bytes"] as Data), structure: "ledger event \(seq)") } catch {
+            do { event = try Event.decode(Array((row["bytes"] as Data?) ?? Data()), structure: "ledger event \(seq)") } catch {
                 throw VaultError(.integrity, "\(error)", hint: "run 'evault verify' for a full report")
             }
-            guard event.sequence == UInt64(seq) else {
+            guard seq >= 0, event.sequence == UInt64(seq) else {
                 throw VaultError(.integrity, "ledger event stored at \(seq) claims sequence number \(event.sequence)")
             }
             do { try state.apply(event) } catch let violation as LedgerViolation {
@@ -124,6 +123,14 @@ public final class Vault: @unchecked Sendable {
         var result: (Event, LedgerState)?
         try database.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
+                if let cached, cached.count > 0 {
+                    // The ledger must still hold the head this state was built on (no rollback underneath us).
+                    let storedHead = try Data.fetchOne(db, sql: "SELECT hash FROM events WHERE seq = ?", arguments: [Int64(cached.count - 1)])
+                    guard storedHead.map(Array.init) == cached.headHash else {
+                        throw VaultError(.integrity, "the ledger changed underneath this operation (event \(cached.count - 1) differs or vanished)",
+                                         hint: "run 'evault verify'")
+                    }
+                }
                 var state = try Self.replay(db, onto: cached ?? LedgerState())
                 let body = try makeBody(state)
                 let event = try Event(sequence: state.count, previousHash: state.headHash,
@@ -168,7 +175,7 @@ public final class Vault: @unchecked Sendable {
             while let row = try rows.next() {
                 let seq: Int64 = row["seq"]
                 let event: Event
-                do { event = try Event.decode(Array(row["bytes"] as Data), structure: "ledger event \(seq)") } catch {
+                do { event = try Event.decode(Array((row["bytes"] as Data?) ?? Data()), structure: "ledger event \(seq)") } catch {
                     throw VaultError(.integrity, "cannot rebuild the index: \(error)")
                 }
                 let indexRows = IndexRow.rows(for: event, before: state)
@@ -196,6 +203,7 @@ public final class Vault: @unchecked Sendable {
         let fresh = "\(folder)/.\(Self.databaseName).rebuild-\(Hex.encodeRandomSuffix())"
         var configuration = Configuration()
         configuration.journalMode = .wal
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         let queue = try DatabaseQueue(path: fresh, configuration: configuration)
         try Schema.migrator.migrate(queue)
         let count = try queue.writeWithoutTransaction { db in

@@ -4,7 +4,7 @@ import Testing
 import VaultCrypto
 
 /// A fresh temporary folder, removed when the value is released.
-final class TemporaryFolder {
+final class TemporaryFolder: @unchecked Sendable {
     let path: String
 
     init() throws {

@@ -7,7 +7,7 @@ import VaultCrypto
 /// A vault with a working group "wg" (custodian, two lawyers, an auditor), an
 /// outsider who belongs to another group "other", and a case "CASE-1".
 /// Identities are generated without a KDF: the library takes unlocked identities.
-final class TestVault {
+final class TestVault: @unchecked Sendable {
     let folder: TemporaryFolder
     let vault: Vault
     let custodian: UnlockedIdentity

@@ -49,8 +49,8 @@ struct IndexRow: Hashable {
 
     /// The rows an event implies, given the state before it (Docs/FORMAT.md §9).
     static func rows(for event: Event, before state: LedgerState) -> [IndexRow] {
-        let seq = Int64(event.sequence)
-        let time = Int64(event.time)
+        let seq = Int64(bitPattern: event.sequence)
+        let time = Int64(bitPattern: event.time)
         let actor = Data(event.actor.rawValue)
         switch event.body {
         case .genesis(let vaultID, let creator):
@@ -80,7 +80,7 @@ struct IndexRow: Hashable {
             return [IndexRow(table: "documents", ["id": Data(record.documentID.rawValue), "case_id": Data(record.caseID.rawValue),
                                                   "version": Int64(record.version), "generation": Int64(record.generation),
                                                   "wrapped_key": Data(record.wrappedKey), "blob_hash": Data(record.blobHash),
-                                                  "blob_size": Int64(record.blobSize), "sealed_metadata": Data(record.sealedMetadata),
+                                                  "blob_size": Int64(bitPattern: record.blobSize), "sealed_metadata": Data(record.sealedMetadata),
                                                   "author": actor, "added": time, "seq": seq])]
         case .documentExported:
             return []  // custody only: the ledger and `evault log` show it

@@ -73,7 +73,7 @@ public struct LedgerState: Sendable {
     public init() {}
 
     /// The group with this name, if any.
-    public func group(named name: String) -> Group? { groups.values.first { $0.name == name } }
+    public func group(named name: String) -> Group? { groups.values.first { Array($0.name.utf8) == Array(name.utf8) } }
 
     /// Whether `actor` is a custodian of some group (may create groups).
     func isCustodianAnywhere(_ actor: Fingerprint) -> Bool {
@@ -149,6 +149,7 @@ public struct LedgerState: Sendable {
                 throw violation("\(signer.name) is not a lawyer or custodian of group \(group.name): may not open cases in it")
             }
             guard cases[caseID] == nil else { throw violation("case \(caseID.hex) already exists") }
+            guard !wrappedKey.isEmpty, !reference.isEmpty, !title.isEmpty else { throw violation("case \(caseID.hex) lacks its wrapped key or sealed fields") }
             guard epoch == group.epoch, generation == 1 else { throw violation("case key must be generation 1 under the current epoch") }
             cases[caseID] = Case(id: caseID, groupID: groupID, epoch: epoch, generation: generation, wrappedKey: wrappedKey,
                                  sealedReference: reference, sealedTitle: title, author: event.actor, time: event.time,
@@ -161,6 +162,11 @@ public struct LedgerState: Sendable {
                 throw violation("\(signer.name) is not a lawyer or custodian of the group of case \(record.caseID.hex): may not add to it")
             }
             guard documents[record.documentID] == nil else { throw violation("document \(record.documentID.hex) already exists") }
+            guard record.version == 1 else { throw violation("document \(record.documentID.hex) has version \(record.version); only version 1 exists") }
+            guard record.blobSize >= UInt64(BlobHeader.length + SecretStream.chunkOverhead), !record.wrappedKey.isEmpty,
+                  !record.sealedMetadata.isEmpty else {
+                throw violation("document \(record.documentID.hex) has an impossible blob size or lacks its key or metadata")
+            }
             guard record.generation == theCase.generation else {
                 throw violation("document key wrapped under generation \(record.generation), case is at \(theCase.generation)")
             }

@@ -63,17 +63,17 @@ extension Vault {
                     let seq: Int64 = row["seq"]
                     let object = "event \(seq)"
                     let event: Event
-                    do { event = try Event.decode(Array(row["bytes"] as Data), structure: object) } catch {
+                    do { event = try Event.decode(Array((row["bytes"] as Data?) ?? Data()), structure: object) } catch {
                         findings.append(Finding(object: object, problem: "corrupt: \(error)"))
                         broken = true
                         continue
                     }
-                    if event.sequence != UInt64(seq) {
+                    if seq < 0 || event.sequence != UInt64(seq) {
                         findings.append(Finding(object: object, problem: "claims sequence number \(event.sequence)"))
                         broken = true
                         continue
                     }
-                    if Array(row["hash"] as Data) != event.hash {
+                    if (row["hash"] as Data?).map(Array.init) != event.hash {
                         findings.append(Finding(object: object, problem: "stored hash differs from the hash of its bytes"))
                     }
                     let rowsBefore = IndexRow.rows(for: event, before: state)

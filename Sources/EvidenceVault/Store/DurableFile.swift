@@ -85,7 +85,15 @@ final class DurableFile {
         }
         finished = true
         close(descriptor)
-        try AtomicFile.syncFolder(folder, calls: calls)
+        do {
+            try AtomicFile.syncFolder(folder, calls: calls)
+        } catch {
+            // A new name that is not durable is withdrawn, so that a failed write
+            // leaves nothing behind. A rename over an old file cannot be undone:
+            // the error is reported and the caller must not assume durability.
+            if !replacing { unlink(path) }
+            throw error
+        }
     }
 
     /// Abandons the file: closes it and removes any named temporary file.

@@ -1,0 +1,183 @@
+import Foundation
+import GRDB
+import Testing
+@testable import EvidenceVault
+import VaultCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// System calls that fail the n-th call of one kind with a chosen errno, and
+/// record every call (ATTACKS.md F32, F34, F35).
+final class FaultyCalls: SystemCalls, @unchecked Sendable {
+    enum Operation: String { case open, write, fsync, link, rename }
+
+    private let lock = NSLock()
+    private let real = POSIXCalls()
+    private var failing: (Operation, Int, Int32)?
+    private(set) var counts: [Operation: Int] = [:]
+    private(set) var failures = 0
+    /// Called before every call, with its kind and path (if any).
+    var observe: ((Operation, String) -> Void)?
+
+    /// Fails the `n`-th call of `operation` from now on, with `code`.
+    func arm(_ operation: Operation, at n: Int, errno code: Int32 = EIO) {
+        lock.lock()
+        defer { lock.unlock() }
+        counts = [:]
+        failing = (operation, n, code)
+    }
+
+    func disarm() {
+        lock.lock()
+        defer { lock.unlock() }
+        failing = nil
+    }
+
+    private func shouldFail(_ operation: Operation, _ path: String) -> Int32? {
+        observe?(operation, path)
+        lock.lock()
+        defer { lock.unlock() }
+        counts[operation, default: 0] += 1
+        guard let (kind, n, code) = failing, kind == operation, counts[operation] == n else { return nil }
+        failures += 1
+        return code
+    }
+
+    func open(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
+        if let code = shouldFail(.open, path) { errno = code; return -1 }
+        return real.open(path, flags, mode)
+    }
+    func write(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+        if let code = shouldFail(.write, "") { errno = code; return -1 }
+        return real.write(descriptor, buffer, count)
+    }
+    func fsync(_ descriptor: Int32) -> Int32 {
+        if let code = shouldFail(.fsync, "") { errno = code; return -1 }
+        return real.fsync(descriptor)
+    }
+    func linkat(_ fromFolder: Int32, _ from: String, _ toFolder: Int32, _ to: String, _ flags: Int32) -> Int32 {
+        if let code = shouldFail(.link, to) { errno = code; return -1 }
+        return real.linkat(fromFolder, from, toFolder, to, flags)
+    }
+    func rename(_ from: String, _ to: String) -> Int32 {
+        if let code = shouldFail(.rename, to) { errno = code; return -1 }
+        return real.rename(from, to)
+    }
+}
+
+@Suite("Crashes and I/O faults (ATTACKS F)")
+struct FaultInjectionTests {
+    @Test("F32/F34: failing the n-th write, fsync or link during add leaves the document absent and the vault clean",
+          arguments: [FaultyCalls.Operation.write, .fsync, .link, .open])
+    func failingAdd(operation: FaultyCalls.Operation) throws {
+        let calls = FaultyCalls()
+        let env = try TestVault(calls: calls)
+        let content = sampleBytes(20 * Int(BlobHeader.defaultChunkLength) + 7)
+        var failed = 0
+        for n in 1...40 {
+            calls.arm(operation, at: n, errno: n % 2 == 0 ? EIO : ENOSPC)
+            let eventsBefore = try env.vault.replay().count
+            do {
+                try env.add(content, name: "f\(n)")
+                calls.disarm()
+                break  // n is past the last call of this kind: the add went through
+            } catch let error as VaultError {
+                calls.disarm()
+                failed += 1
+                #expect(error.kind == .io)
+                #expect(error.message.contains(n % 2 == 0 ? "Input/output error" : "No space left on device"), "\(error.message)")
+                #expect(calls.counts[operation] == n, "the failing call is not retried")
+                #expect(try env.vault.replay().count == eventsBefore, "no event for a failed add")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: env.blobFolder).count == Int(try env.vault.replay().documents.count),
+                        "no blob without an event")
+                #expect(env.findings().isEmpty, "\(env.findings())")
+            }
+        }
+        #expect(failed >= 1, "the fault was injected at least once")
+        let added = try env.add(content, name: "final")
+        #expect(try env.export(added.id) == content)
+    }
+
+    @Test("F32: failing a write, fsync or link during export leaves nothing at the destination",
+          arguments: [FaultyCalls.Operation.write, .fsync, .link])
+    func failingExport(operation: FaultyCalls.Operation) throws {
+        let calls = FaultyCalls()
+        let env = try TestVault(calls: calls)
+        let document = try env.add(sampleBytes(3 * Int(BlobHeader.defaultChunkLength)))
+        let destination = env.folder.file("exported")
+        calls.arm(operation, at: 1)
+        expectVaultError(.io) { _ = try env.vault.export(document.id.hex, to: destination, as: env.lawyer) }
+        calls.disarm()
+        #expect(!FileManager.default.fileExists(atPath: destination))
+        #expect(try env.filesInScratch().allSatisfy { !$0.hasPrefix(".tmp-") && $0 != "exported" })
+        #expect(try env.vault.log().filter { $0.action == "document.export" }.isEmpty, "a failed export records no custody event")
+    }
+
+    @Test("F34: a failed fsync on identity passwd leaves the old file, never retried into success")
+    func failingPassphraseChange() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("id.identity")
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))
+        let calls = FaultyCalls()
+        for operation in [FaultyCalls.Operation.write, .fsync, .rename, .link] {
+            calls.arm(operation, at: 1)
+            #expect(throws: (any Error).self) { try AtomicFile.write([9, 9, 9], to: path, mode: .replace, calls: calls) }
+            #expect(try folder.read("id.identity") == [1, 2, 3])
+            #expect(try folder.contents() == ["id.identity"], "no temporary file left")
+        }
+        calls.disarm()
+        try AtomicFile.write([9, 9, 9], to: path, mode: .replace, calls: calls)
+        #expect(try folder.read("id.identity") == [9, 9, 9])
+    }
+
+    @Test("F35: the blob and its folder are fsynced before the event naming it commits")
+    func blobDurableBeforeEvent() throws {
+        let calls = FaultyCalls()
+        let env = try TestVault(calls: calls)
+        let before = try env.vault.replay().count
+        let reader = try DatabaseQueue(path: "\(env.path)/vault.sqlite")
+        nonisolated(unsafe) var trace: [(FaultyCalls.Operation, String, Int)] = []
+        calls.observe = { operation, path in
+            let events = (try? reader.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM events") }) ?? -1
+            trace.append((operation, path, events ?? -1))
+        }
+        let document = try env.add(sampleBytes(100_000))
+        calls.observe = nil
+        let blobName = Hex.encode(document.blobHash)
+        let linkIndex = try #require(trace.firstIndex { $0.0 == .link && $0.1.hasSuffix(blobName) })
+        #expect(trace[..<linkIndex].contains { $0.0 == .fsync }, "file data fsynced before it gets its name")
+        #expect(trace[(linkIndex + 1)...].contains { $0.0 == .fsync }, "folder fsynced after the link")
+        #expect(trace.allSatisfy { $0.2 == Int(before) }, "no event was committed while the blob was being made durable")
+        #expect(try env.vault.replay().count == before + 1)
+    }
+
+    @Test("F36: two writers adding at once both succeed and the ledger stays one chain")
+    func concurrentWriters() throws {
+        let env = try TestVault()
+        let second = try Vault.open(at: env.path)
+        let before = try env.vault.replay().count
+        let group = DispatchGroup()
+        nonisolated(unsafe) var errors: [Error] = []
+        let lock = NSLock()
+        for (index, vault) in [env.vault, second].enumerated() {
+            DispatchQueue.global().async(group: group) {
+                for round in 0..<6 {
+                    do {
+                        let path = env.folder.file("w\(index)-\(round)")
+                        try Data(sampleBytes(20_000, seed: UInt64(index * 100 + round))).write(to: URL(fileURLWithPath: path))
+                        _ = try vault.addDocuments([NewDocument(path: path, kind: .other)], toCase: env.caseID.hex, as: env.lawyer)
+                    } catch {
+                        lock.lock(); errors.append(error); lock.unlock()
+                    }
+                }
+            }
+        }
+        group.wait()
+        #expect(errors.isEmpty, "\(errors)")
+        let state = try env.vault.replay()
+        #expect(state.count == before + 12)
+        #expect(state.documents.count == 12)
+        #expect(env.findings().isEmpty)
+    }
+}
