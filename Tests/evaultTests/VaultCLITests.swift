@@ -1,0 +1,269 @@
+import Foundation
+import Testing
+
+/// The vault commands through the built binary: flows, refusals, exit codes, JSON.
+@Suite("evault vault commands", .serialized)
+struct VaultCLITests {
+    /// A vault made through the CLI: custodian, two lawyers, an auditor, an outsider in another group, one case.
+    final class Setup: @unchecked Sendable {
+        let scratch: Scratch
+        let caseID: String
+        var vault: String { scratch.file("vault") }
+        let passphrase = "a passphrase for tests"
+
+        init() throws {
+            scratch = try Scratch()
+            for name in ["custodian", "lawyer", "lawyer2", "auditor", "outsider"] {
+                let made = try CLI.run(["identity", "new", name, "--out", scratch.path, "--kdf", "interactive"],
+                                       environment: ["EVAULT_PASSPHRASE": passphrase])
+                #expect(made.status == 0, "\(made.stderr)")
+            }
+            try Setup.expectOK(["init"], as: "custodian", in: scratch)
+            try Setup.expectOK(["group", "create", "wg"], as: "custodian", in: scratch)
+            try Setup.expectOK(["group", "create", "other"], as: "custodian", in: scratch)
+            for (member, role, group) in [("lawyer", "lawyer", "wg"), ("lawyer2", "lawyer", "wg"), ("auditor", "auditor", "wg"), ("outsider", "lawyer", "other")] {
+                try Setup.expectOK(["group", "add", group, scratch.file("\(member).pub"), "--role", role], as: "custodian", in: scratch)
+            }
+            let made = try Setup.run(["case", "new", "wg", "REF-1", "--title", "first"], as: "lawyer", in: scratch)
+            caseID = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(caseID.count == 32)
+        }
+
+        static func environment(_ who: String?, _ scratch: Scratch) -> [String: String] {
+            var env = ["EVAULT_VAULT": scratch.file("vault"), "EVAULT_PASSPHRASE": "a passphrase for tests"]
+            if let who { env["EVAULT_IDENTITY"] = scratch.file("\(who).identity") }
+            return env
+        }
+
+        static func run(_ arguments: [String], as who: String?, in scratch: Scratch) throws -> CLI.Result {
+            try CLI.run(arguments, environment: environment(who, scratch))
+        }
+
+        @discardableResult
+        static func expectOK(_ arguments: [String], as who: String?, in scratch: Scratch) throws -> CLI.Result {
+            let result = try run(arguments, as: who, in: scratch)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            return result
+        }
+
+        func run(_ arguments: [String], as who: String?) throws -> CLI.Result { try Setup.run(arguments, as: who, in: scratch) }
+        @discardableResult
+        func ok(_ arguments: [String], as who: String?) throws -> CLI.Result { try Setup.expectOK(arguments, as: who, in: scratch) }
+
+        func json(_ arguments: [String], as who: String?) throws -> Any {
+            try JSONSerialization.jsonObject(with: Data(try ok(arguments + ["--json"], as: who).stdout.utf8))
+        }
+
+        func file(_ name: String, _ bytes: [UInt8]) throws -> String {
+            try scratch.write(Data(bytes), name)
+            return scratch.file(name)
+        }
+    }
+
+    @Test("a second lawyer reads what the first added; an auditor and an outsider are refused")
+    func readersAndRefusals() throws {
+        let setup = try Setup()
+        let content = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let added = try setup.ok(["add", "REF-1", try setup.file("statement.bin", content), "--kind", "testimony", "--title", "Statement",
+                                  "--tag", "w1"], as: "lawyer")
+        let documentID = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(documentID.count == 32)
+
+        let listed = try #require(try setup.json(["list", String(setup.caseID.prefix(6))], as: "lawyer2") as? [[String: Any]])
+        #expect(listed.count == 1)
+        #expect(listed[0]["id"] as? String == documentID)
+        #expect((listed[0]["metadata"] as? [String: Any])?["title"] as? String == "Statement")
+
+        try setup.ok(["export", String(documentID.prefix(8)), "--out", setup.scratch.file("out.bin")], as: "lawyer2")
+        #expect(try setup.scratch.read("out.bin") == Data(content))
+
+        let refusedExisting = try setup.run(["export", documentID, "--out", setup.scratch.file("out.bin")], as: "lawyer2")
+        #expect(refusedExisting.status == 1)
+        #expect(refusedExisting.stderr.contains("already exists"))
+        try setup.ok(["export", documentID, "--out", setup.scratch.file("out.bin"), "--force"], as: "lawyer2")
+
+        let auditor = try setup.run(["export", documentID, "--out", setup.scratch.file("auditor.bin")], as: "auditor")
+        #expect(auditor.status == 3)
+        #expect(auditor.stderr.hasPrefix("evault: error: auditor is an auditor of group wg"))
+        #expect(!FileManager.default.fileExists(atPath: setup.scratch.file("auditor.bin")))
+        let outsider = try setup.run(["export", documentID, "--out", setup.scratch.file("outsider.bin")], as: "outsider")
+        #expect(outsider.status == 3)
+        #expect(outsider.stderr.contains("is not a member of group wg"))
+        let outsiderAdd = try setup.run(["add", setup.caseID, setup.scratch.file("statement.bin"), "--kind", "other"], as: "outsider")
+        #expect(outsiderAdd.status == 3)
+        let lawyerAdmits = try setup.run(["group", "add", "wg", setup.scratch.file("outsider.pub"), "--role", "lawyer"], as: "lawyer")
+        #expect(lawyerAdmits.status == 3)
+        #expect(lawyerAdmits.stderr.contains("not a custodian"))
+
+        // Without an identity: sizes and times, no metadata; references are sealed.
+        let sealed = try #require(try setup.json(["show", documentID], as: nil) as? [String: Any])
+        #expect(sealed["id"] as? String == documentID)
+        #expect(sealed["metadata"] == nil)
+        let byReference = try setup.run(["list", "REF-1"], as: nil)
+        #expect(byReference.status == 1)
+        #expect(byReference.stderr.contains("references are sealed"))
+    }
+
+    @Test("JSON output names every object by id; group, case and log views agree")
+    func jsonViews() throws {
+        let setup = try Setup()
+        let groups = try #require(try setup.json(["group", "list"], as: nil) as? [[String: Any]])
+        #expect(groups.map { $0["name"] as? String } == ["wg", "other"])
+        let wg = groups[0]
+        #expect((wg["id"] as? String)?.count == 32)
+        let members = try #require(wg["members"] as? [[String: Any]])
+        #expect(members.map { $0["role"] as? String } == ["custodian", "lawyer", "lawyer", "auditor"])
+        #expect(members.allSatisfy { ($0["id"] as? String)?.count == 64 })
+        let cases = try #require(try setup.json(["case", "list"], as: "lawyer") as? [[String: Any]])
+        #expect(cases.map { $0["id"] as? String } == [setup.caseID])
+        #expect(cases[0]["reference"] as? String == "REF-1")
+        let auditorCases = try #require(try setup.json(["case", "list"], as: "auditor") as? [[String: Any]])
+        #expect(auditorCases[0]["reference"] == nil, "auditors do not see references")
+        let log = try #require(try setup.json(["log"], as: nil) as? [[String: Any]])
+        #expect(log.map { $0["action"] as? String } == ["vault.create", "group.create", "group.create", "member.add", "member.add", "member.add", "member.add", "case.create"])
+        #expect(log.allSatisfy { $0["id"] != nil && ($0["actor"] as? String)?.count == 64 })
+        let human = try setup.ok(["log"], as: nil).stdout
+        #expect(!human.contains("REF-1") && !human.contains("first"), "the log shows nothing sealed")
+    }
+
+    @Test("verify exits 0 when clean and 4 naming the damaged document; index rebuild restores edited rows")
+    func verifyAndRebuild() throws {
+        let setup = try Setup()
+        let documentID = try setup.ok(["add", "REF-1", try setup.file("a.bin", Array(repeating: 7, count: 100_000)), "--kind", "photo"],
+                                      as: "lawyer").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let clean = try setup.run(["verify"], as: nil)
+        #expect(clean.status == 0)
+        #expect(clean.stdout.contains("OK: no problems found"))
+        let blobs = try FileManager.default.contentsOfDirectory(atPath: "\(setup.vault)/blobs")
+        let blobPath = "\(setup.vault)/blobs/\(try #require(blobs.first))"
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: blobPath))
+        bytes[bytes.count - 100] ^= 0x08
+        try bytes.write(to: URL(fileURLWithPath: blobPath))
+        let damaged = try setup.run(["verify", "--json"], as: nil)
+        #expect(damaged.status == 4)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(damaged.stdout.utf8)) as? [String: Any])
+        let findings = try #require(report["findings"] as? [[String: Any]])
+        #expect(findings.map { $0["id"] as? String } == [documentID])
+        let export = try setup.run(["export", documentID, "--out", setup.scratch.file("x")], as: "lawyer")
+        #expect(export.status == 4)
+        #expect(export.stderr.contains("chunk 1 failed authentication"))
+        #expect(!FileManager.default.fileExists(atPath: setup.scratch.file("x")))
+    }
+
+    @Test("A9: killing an export leaves no plaintext at or beside the destination")
+    func killedExport() throws {
+        let setup = try Setup()
+        let big = setup.scratch.file("big.bin")
+        FileManager.default.createFile(atPath: big, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
+        for index in 0..<192 { try handle.write(contentsOf: Data(repeating: UInt8(index), count: 1 << 20)) }
+        try handle.close()
+        let id = try setup.ok(["add", "REF-1", big, "--kind", "video"], as: "lawyer").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let outFolder = setup.scratch.file("exports")
+        try FileManager.default.createDirectory(atPath: outFolder, withIntermediateDirectories: true)
+        var killed = 0
+        for delay in [0.0, 0.15, 0.3, 0.45] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CLI.binary)
+            process.arguments = ["export", id, "--out", "\(outFolder)/out.bin"]
+            process.environment = Setup.environment("lawyer", setup.scratch)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: 0.2 + delay)  // past start-up and the Argon2id unlock, into the decryption
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let left = try FileManager.default.contentsOfDirectory(atPath: outFolder)
+            if process.terminationReason == .uncaughtSignal {
+                killed += 1
+                #expect(left.isEmpty, "after kill -9 at +\(delay)s: \(left)")
+            } else {
+                #expect(left == ["out.bin"], "a completed export leaves exactly the file")
+                try FileManager.default.removeItem(atPath: "\(outFolder)/out.bin")
+            }
+        }
+        #expect(killed >= 1, "at least one export was killed part-way")
+    }
+
+    @Test("F33: kill -9 during add leaves a vault that is clean or holds only a removable orphan blob; acknowledged documents stay")
+    func killedAdd() throws {
+        let setup = try Setup()
+        let acknowledged = try setup.ok(["add", "REF-1", try setup.file("first.bin", [1, 2, 3]), "--kind", "other"], as: "lawyer")
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let big = setup.scratch.file("big.bin")
+        FileManager.default.createFile(atPath: big, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
+        for index in 0..<192 { try handle.write(contentsOf: Data(repeating: UInt8(index), count: 1 << 20)) }
+        try handle.close()
+        var killed = 0
+        for delay in [0.0, 0.1, 0.2, 0.3, 0.45] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CLI.binary)
+            process.arguments = ["add", "REF-1", big, "--kind", "video"]
+            process.environment = Setup.environment("lawyer", setup.scratch)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: 0.2 + delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .uncaughtSignal { killed += 1 }
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(try setup.run(["verify", "--json"], as: nil).stdout.utf8)) as? [String: Any])
+            let findings = try #require(report["findings"] as? [[String: Any]])
+            #expect(findings.allSatisfy { ($0["object"] as? String)?.hasPrefix("blob file ") == true && ($0["problem"] as? String)?.contains("orphan") == true },
+                    "\(findings)")
+            let listed = try setup.ok(["list", "REF-1"], as: "lawyer").stdout
+            #expect(listed.contains(acknowledged))
+        }
+        #expect(killed >= 1, "at least one add was killed part-way")
+    }
+
+    @Test("F36: two processes adding at once both succeed and the ledger stays one chain")
+    func concurrentProcesses() throws {
+        let setup = try Setup()
+        var processes: [Process] = []
+        for index in 0..<2 {
+            let path = try setup.file("p\(index).bin", Array(repeating: UInt8(index), count: 3 << 20))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CLI.binary)
+            process.arguments = ["add", "REF-1", path, path, path, "--kind", "other"]
+            process.environment = Setup.environment("lawyer", setup.scratch)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            processes.append(process)
+        }
+        for process in processes { try process.run() }
+        for process in processes {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        let listed = try #require(try setup.json(["list", "REF-1"], as: "lawyer") as? [[String: Any]])
+        #expect(listed.count == 6)
+        #expect(try setup.run(["verify"], as: nil).status == 0)
+    }
+
+    @Test("bad input: unknown case, missing file, wrong passphrase, no vault, bad kind")
+    func badInput() throws {
+        let setup = try Setup()
+        let unknown = try setup.run(["list", "NO-SUCH-CASE"], as: "lawyer")
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("no case NO-SUCH-CASE"))
+        let missing = try setup.run(["add", "REF-1", setup.scratch.file("absent.txt"), "--kind", "other"], as: "lawyer")
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("absent.txt does not exist"))
+        var environment = Setup.environment("lawyer", setup.scratch)
+        environment["EVAULT_PASSPHRASE"] = "not the passphrase"
+        let wrong = try CLI.run(["list", "REF-1"], environment: environment)
+        #expect(wrong.status == 2)
+        #expect(wrong.stderr.contains("wrong passphrase"))
+        let noVault = try CLI.run(["verify", "--vault", setup.scratch.file("nowhere")])
+        #expect(noVault.status == 1)
+        #expect(noVault.stderr.contains("no vault at"))
+        let badKind = try setup.run(["add", "REF-1", setup.scratch.file("lawyer.pub"), "--kind", "selfie"], as: "lawyer")
+        #expect(badKind.status == 64)
+        let secretAsMember = try setup.run(["group", "add", "wg", setup.scratch.file("outsider.identity"), "--role", "lawyer"], as: "custodian")
+        #expect(secretAsMember.status == 1)
+        #expect(secretAsMember.stderr.contains("share and add the .pub file instead"))
+        #expect(try setup.run(["verify"], as: nil).status == 0, "nothing was damaged by the failures")
+    }
+}
