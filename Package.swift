@@ -44,6 +44,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // In-memory throughput of the primitives, against memcpy in the same run (.ci/bench).
+        .executableTarget(
+            name: "vault-bench",
+            dependencies: ["VaultCrypto", "EvidenceVault"]
+        ),
         .testTarget(
             name: "VaultCryptoTests",
             dependencies: ["VaultCrypto"],

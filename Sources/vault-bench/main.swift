@@ -1,0 +1,97 @@
+// vault-bench: in-memory throughput of the primitives EvidenceVault streams
+// through, each printed next to memcpy measured in the same run (a reference
+// that moves with the machine). Not a test: run it from .ci/bench in release.
+import EvidenceVault
+import Foundation
+import VaultCrypto
+
+// `vault-bench memory FILE`: add FILE to a scratch vault and export it again through
+// the library, with identities generated in memory (no Argon2id, whose 64-256 MiB
+// would hide the streaming footprint), then print the process's peak RSS.
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "memory" {
+    let file = CommandLine.arguments[2]
+    let folder = NSTemporaryDirectory() + "vault-bench-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let custodian = try UnlockedIdentity.generate(name: "bench")
+    let vault = try Vault.create(at: folder + "/vault", creator: custodian)
+    try vault.createGroup(named: "bench", as: custodian)
+    let theCase = try vault.createCase(inGroup: "bench", reference: "BENCH", as: custodian)
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let before = usage.ru_maxrss
+    let start = DispatchTime.now().uptimeNanoseconds
+    let added = try vault.addDocuments([NewDocument(path: file, kind: .video)], toCase: theCase.id.hex, as: custodian)[0]
+    let middle = DispatchTime.now().uptimeNanoseconds
+    _ = try vault.export(added.id.hex, to: folder + "/out.bin", as: custodian)
+    let end = DispatchTime.now().uptimeNanoseconds
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let size = Double(added.metadata?.size ?? 0)
+    print(String(format: "vault-bench memory: %.0f MiB file: add %.2f s (%.2f GB/s), export %.2f s (%.2f GB/s)",
+                 size / 1048576, Double(middle - start) / 1e9, size / Double(middle - start),
+                 Double(end - middle) / 1e9, size / Double(end - middle)))
+    print("  peak RSS before streaming \(before / 1024) MiB, after add and export \(usage.ru_maxrss / 1024) MiB")
+    exit(0)
+}
+
+let megabytes = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 1024
+let total = megabytes << 20
+let chunk = 64 * 1024
+let input = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+let output = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk + 64, alignment: 64)
+for index in 0..<chunk { input[index] = UInt8(truncatingIfNeeded: index &* 31) }
+
+func measure(_ label: String, _ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    return Double(total) / seconds / 1e9
+}
+
+let memcpyRate = measure("memcpy") {
+    for _ in 0..<(total / chunk) { output.baseAddress!.copyMemory(from: input.baseAddress!, byteCount: chunk) }
+}
+let key = try SymmetricKey.random()
+let encryptor = try SecretStreamEncryptor(key: key, maxChunkLength: chunk)
+var sink = 0
+let pushRate = try measure("secretstream push") {
+    let chunks = total / chunk
+    for index in 0..<chunks {
+        try encryptor.push(UnsafeRawBufferPointer(input), isFinal: index == chunks - 1) { sink &+= Int($0[0]) }
+    }
+}
+// Decrypt what one encryptor produces, chunk by chunk, reusing one buffer.
+let decryptKey = try SymmetricKey.random()
+let producer = try SecretStreamEncryptor(key: decryptKey, maxChunkLength: chunk)
+let sealedChunks = total / chunk
+var sealed: [[UInt8]] = []
+for index in 0..<min(sealedChunks, 256) {
+    try producer.push(UnsafeRawBufferPointer(input), isFinal: index == min(sealedChunks, 256) - 1) { sealed.append(Array($0)) }
+}
+var pullRate = 0.0
+do {
+    let start = DispatchTime.now().uptimeNanoseconds
+    var pulled = 0
+    while pulled < total {
+        let decryptor = try SecretStreamDecryptor(key: decryptKey, header: producer.header, maxChunkLength: chunk)
+        for piece in sealed {
+            try piece.withUnsafeBytes { try decryptor.pull($0) { plain, _ in sink &+= plain.count } }
+            pulled += chunk
+        }
+        try decryptor.finish()
+    }
+    pullRate = Double(pulled) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) / 1e9
+}
+var sha = SHA256Stream()
+let shaRate = measure("SHA-256") { for _ in 0..<(total / chunk) { sha.update(UnsafeRawBufferPointer(input)) } }
+let blakeKey = try SecureBytes.random(count: 32)
+let blakeRate = try measure("BLAKE2b") {
+    for _ in 0..<(total / chunk) { sink &+= Int(try KeyedHash.blake2b(UnsafeRawBufferPointer(input), key: blakeKey)[0]) }
+}
+_ = sha.finalize()
+
+print("vault-bench: \(megabytes) MiB in 64 KiB chunks, one core (sink \(sink & 1))")
+for (label, rate) in [("memcpy (reference)", memcpyRate), ("secretstream push", pushRate), ("secretstream pull", pullRate),
+                      ("SHA-256 (swift-crypto)", shaRate), ("BLAKE2b keyed (libsodium)", blakeRate)] {
+    let ratio = rate / memcpyRate
+    print("  " + label.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%6.2f GB/s   %.3f x memcpy", rate, ratio))
+}
