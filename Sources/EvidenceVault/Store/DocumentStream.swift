@@ -12,12 +12,13 @@ struct EncryptedDocument {
 
 /// Streams documents into and out of blobs with flat memory, on two cores.
 ///
-/// Encryption: the calling thread reads and encrypts batches of 64 KiB chunks;
-/// a second thread hashes the plaintext (for the commitment) and the
-/// ciphertext (for the blob name) and writes. Decryption: the calling thread
-/// reads and hashes the ciphertext; a second thread authenticates and
-/// decrypts each chunk, hashes the plaintext and writes it. Buffers are
-/// allocated once per stream; plaintext buffers live in `SecureBytes`.
+/// The work is split so that each of two cores carries about half of it:
+/// encryption reads, hashes the plaintext (for the commitment) and encrypts
+/// batches of 64 KiB chunks on the calling thread, while a second thread
+/// hashes the ciphertext (for the blob name) and writes; decryption reads,
+/// hashes the ciphertext and authenticates and decrypts each chunk on the
+/// calling thread, while the second thread hashes the plaintext and writes it.
+/// Buffers are allocated once per stream; plaintext buffers live in `SecureBytes`.
 enum DocumentStream {
     static let chunksPerSlot = 8
     static let slotCount = 4
@@ -30,12 +31,10 @@ enum DocumentStream {
         let ciphertext: UnsafeMutableRawBufferPointer
         var plaintextLength = 0
         var ciphertextLength = 0
-        var chunkLengths: [Int] = []
 
         init(chunkLength: Int) throws {
             plaintext = try SecureBytes(zeroedCount: chunkLength * DocumentStream.chunksPerSlot)
             ciphertext = .allocate(byteCount: (chunkLength + SecretStream.chunkOverhead) * DocumentStream.chunksPerSlot, alignment: 64)
-            chunkLengths.reserveCapacity(DocumentStream.chunksPerSlot)
         }
 
         deinit { ciphertext.deallocate() }
@@ -69,7 +68,6 @@ enum DocumentStream {
         let pipeline = TwoStagePipeline(slots: slots)
 
         try pipeline.run(produce: { slot in
-            slot.chunkLengths.removeAll(keepingCapacity: true)
             slot.ciphertextLength = 0
             let chunksHere = Int(min(UInt64(chunksPerSlot), totalChunks - chunksDone))
             let wanted = Int(min(UInt64(chunksHere * chunkLength), totalSize - bytesRead))
@@ -80,6 +78,7 @@ enum DocumentStream {
             slot.plaintextLength = got
             bytesRead += UInt64(got)
             try slot.plaintext.withUnsafeBytes { plain in
+                plaintextHash.update(UnsafeRawBufferPointer(rebasing: plain[0..<got]))
                 var offset = 0
                 for index in 0..<chunksHere {
                     let length = min(chunkLength, got - offset)
@@ -88,14 +87,12 @@ enum DocumentStream {
                         UnsafeMutableRawBufferPointer(rebasing: slot.ciphertext[slot.ciphertextLength...]).copyMemory(from: sealed)
                         slot.ciphertextLength += sealed.count
                     }
-                    slot.chunkLengths.append(length)
                     offset += length
                 }
             }
             chunksDone += UInt64(chunksHere)
             return chunksDone < totalChunks
         }, consume: { slot in
-            slot.plaintext.withUnsafeBytes { plaintextHash.update(UnsafeRawBufferPointer(rebasing: $0[0..<slot.plaintextLength])) }
             let sealed = UnsafeRawBufferPointer(rebasing: slot.ciphertext[0..<slot.ciphertextLength])
             ciphertextHash.update(sealed)
             try blob.write(sealed)
@@ -156,6 +153,7 @@ enum DocumentStream {
         let output = try DurableFile(in: outputFolder.isEmpty ? "." : outputFolder, calls: calls)
         let bodySize = Int(record.blobSize) - BlobHeader.length
         var bodyRead = 0
+        var consumed = UInt64(BlobHeader.length)
         let slots = try (0..<slotCount).map { _ in try Slot(chunkLength: chunkLength) }
         let pipeline = TwoStagePipeline(slots: slots)
         try pipeline.run(produce: { slot in
@@ -165,23 +163,32 @@ enum DocumentStream {
             slot.ciphertextLength = got
             ciphertextHash.update(UnsafeRawBufferPointer(rebasing: slot.ciphertext[0..<got]))
             bodyRead += got
+            slot.plaintextLength = 0
+            try slot.plaintext.withUnsafeMutableBytes { plainSlot in
+                var offset = 0
+                while offset < got {
+                    let length = min(sealedChunkLength, got - offset)
+                    do {
+                        try decryptor.pull(UnsafeRawBufferPointer(rebasing: slot.ciphertext[offset..<offset + length])) { plain, _ in
+                            UnsafeMutableRawBufferPointer(rebasing: plainSlot[slot.plaintextLength...]).copyMemory(from: plain)
+                            slot.plaintextLength += plain.count
+                        }
+                    } catch let error as CryptoError {
+                        throw VaultError(.integrity, "\(document): \(error)")
+                    }
+                    offset += length
+                }
+            }
             return bodyRead < bodySize
         }, consume: { slot in
-            var offset = 0
-            while offset < slot.ciphertextLength {
-                let length = min(sealedChunkLength, slot.ciphertextLength - offset)
-                do {
-                    try decryptor.pull(UnsafeRawBufferPointer(rebasing: slot.ciphertext[offset..<offset + length])) { plain, _ in
-                        plaintextHash.update(plain)
-                        try output.write(plain)
-                        plaintextSize += UInt64(plain.count)
-                    }
-                } catch let error as CryptoError {
-                    throw VaultError(.integrity, "\(document): \(error)")
-                }
-                offset += length
+            try slot.plaintext.withUnsafeBytes { plainSlot in
+                let plain = UnsafeRawBufferPointer(rebasing: plainSlot[0..<slot.plaintextLength])
+                plaintextHash.update(plain)
+                try output.write(plain)
             }
-            progress?(UInt64(BlobHeader.length + bodyRead), record.blobSize)
+            plaintextSize += UInt64(slot.plaintextLength)
+            consumed += UInt64(slot.ciphertextLength)
+            progress?(consumed, record.blobSize)
         })
         do { try decryptor.finish() } catch let error as CryptoError {
             throw VaultError(.integrity, "\(document): \(error)")
