@@ -50,28 +50,41 @@ extension LedgerState {
         }
     }
 
-    /// Finds a case by id, unique id prefix, or (for cases the actor can read) its reference.
+    /// Finds a case by full id, by reference (among cases the actor can read), or
+    /// by unique id prefix. A text that matches a reference and also another
+    /// case's id prefix is refused as ambiguous, so nobody can capture a lookup
+    /// by choosing a case id that looks like someone else's reference. Errors
+    /// never repeat the text: it may be a sealed case reference.
     func resolveCase(_ text: String, actor: UnlockedIdentity?) throws -> Case {
         if let id = ObjectID(hex: text), let found = cases[id] { return found }
+        let byReference = actor.map { cases(withReference: text, readableBy: $0) } ?? []
         let lowered = text.lowercased()
+        var byPrefix: [Case] = []
         if lowered.count >= 4, lowered.allSatisfy(\.isHexDigit) {
-            let matches = cases.values.filter { $0.id.hex.hasPrefix(lowered) }
-            if matches.count == 1 { return matches[0] }
-            if matches.count > 1 { throw VaultError(.invalidInput, "case prefix \(text) is ambiguous: \(matches.count) cases match") }
+            byPrefix = cases.values.filter { $0.id.hex.hasPrefix(lowered) }
         }
-        if let actor {
-            var matches: [Case] = []
-            for theCase in cases.values {
-                guard let group = groups[theCase.groupID], group.members[actor.fingerprint]?.role.canRead == true else { continue }
-                let key = try caseKey(for: actor, theCase, to: "read case references")
-                let reference = try KeyWrap.openField(theCase.sealedReference, caseKey: key, caseID: theCase.id, objectID: theCase.id,
-                                                      version: 1, field: "reference")
-                if reference.unprotectedCopy() == Array(text.utf8) { matches.append(theCase) }
-            }
-            if matches.count == 1 { return matches[0] }
-            if matches.count > 1 { throw VaultError(.invalidInput, "case reference \(text) is ambiguous: use the case id") }
+        let candidates = Set(byReference.map(\.id)).union(byPrefix.map(\.id))
+        guard candidates.count <= 1 else {
+            throw VaultError(.invalidInput, "the case given matches \(candidates.count) cases (by reference or id prefix)",
+                             hint: "give the full 32-character case id")
         }
-        throw VaultError(.notFound, "no case \(text) in this vault" + (actor == nil ? " (references are sealed: give --identity to look one up)" : " that you can read"))
+        guard let id = candidates.first, let found = cases[id] else {
+            throw VaultError(.notFound, "no case matches the case given" + (actor == nil
+                ? " (references are sealed: give --identity to look one up)" : " among the cases you can read"))
+        }
+        return found
+    }
+
+    /// The cases `actor` can read whose sealed reference is exactly `reference`.
+    func cases(withReference reference: String, readableBy actor: UnlockedIdentity) -> [Case] {
+        cases.values.filter { theCase in
+            guard let group = groups[theCase.groupID], group.members[actor.fingerprint]?.role.canRead == true,
+                  let key = try? caseKey(for: actor, theCase, to: "read case references"),
+                  let sealed = try? KeyWrap.openField(theCase.sealedReference, caseKey: key, caseID: theCase.id,
+                                                      objectID: theCase.id, version: 1, field: "reference")
+            else { return false }  // a case whose keys do not open is reported by its own commands, not here
+            return sealed.unprotectedCopy() == Array(reference.utf8)
+        }
     }
 
     /// Finds a document by id or unique id prefix.

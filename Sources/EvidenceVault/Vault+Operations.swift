@@ -127,7 +127,7 @@ extension Vault {
         let (_, state) = try append(as: actor) { state in
             let group = try state.requireGroup(named: groupName)
             let epochKey = try state.epochKey(for: actor, in: group, to: "open cases in it")
-            if (try? state.resolveCase(reference, actor: actor)) != nil {
+            if !state.cases(withReference: reference, readableBy: actor).isEmpty {
                 throw VaultError(.alreadyExists, "a case with this reference already exists in a group you can read")
             }
             return .caseCreated(

@@ -75,9 +75,15 @@ public final class Vault: @unchecked Sendable {
         configuration.busyMode = .timeout(30)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // The schema may have been written by whoever holds the storage: never run
+            // functions from it in triggers or views (SQLite's trusted_schema).
+            try db.execute(sql: "PRAGMA trusted_schema = OFF")
         }
         do {
-            let queue = try DatabaseQueue(path: "\(folder)/\(databaseName)", configuration: configuration)
+            let path = "\(folder)/\(databaseName)"
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            // Owner-only, before the WAL exists (SQLite gives the WAL the database's mode).
+            chmod(path, 0o600)
             try Schema.migrator.migrate(queue)
             return queue
         } catch let error as DatabaseError {
@@ -96,15 +102,11 @@ public final class Vault: @unchecked Sendable {
     /// Applies the events after `state`'s head.
     static func replay(_ db: Database, onto initial: LedgerState) throws -> LedgerState {
         var state = initial
-        let rows = try Row.fetchCursor(db, sql: "SELECT seq, bytes FROM events WHERE seq >= ? ORDER BY seq", arguments: [Int64(state.count)])
+        let rows = try StoredEvent.fetch(db, from: state.count)
         while let row = try rows.next() {
-            let seq: Int64 = row["seq"]
             let event: Event
-            do { event = try Event.decode(Array((row["bytes"] as Data?) ?? Data()), structure: "ledger event \(seq)") } catch {
+            do { event = try StoredEvent(row).decode() } catch {
                 throw VaultError(.integrity, "\(error)", hint: "run 'evault verify' for a full report")
-            }
-            guard seq >= 0, event.sequence == UInt64(seq) else {
-                throw VaultError(.integrity, "ledger event stored at \(seq) claims sequence number \(event.sequence)")
             }
             do { try state.apply(event) } catch let violation as LedgerViolation {
                 throw VaultError(.integrity, violation.description, hint: "run 'evault verify' for a full report")
@@ -171,11 +173,10 @@ public final class Vault: @unchecked Sendable {
         try db.inTransaction(.immediate) {
             if clearing { for table in Schema.projectionTables { try db.execute(sql: "DELETE FROM \(table)") } }
             var state = LedgerState()
-            let rows = try Row.fetchCursor(db, sql: "SELECT seq, bytes FROM events ORDER BY seq")
+            let rows = try StoredEvent.fetch(db)
             while let row = try rows.next() {
-                let seq: Int64 = row["seq"]
                 let event: Event
-                do { event = try Event.decode(Array((row["bytes"] as Data?) ?? Data()), structure: "ledger event \(seq)") } catch {
+                do { event = try StoredEvent(row).decode() } catch {
                     throw VaultError(.integrity, "cannot rebuild the index: \(error)")
                 }
                 let indexRows = IndexRow.rows(for: event, before: state)
@@ -194,7 +195,13 @@ public final class Vault: @unchecked Sendable {
         let events: [(Int64, Data, Data)]
         do {
             events = try database.read { db in
-                try Row.fetchAll(db, sql: "SELECT seq, hash, bytes FROM events ORDER BY seq").map { ($0["seq"], $0["hash"], $0["bytes"]) }
+                var events: [(Int64, Data, Data)] = []
+                let rows = try StoredEvent.fetch(db)
+                while let row = try rows.next() {
+                    let event = try StoredEvent(row).decode()
+                    events.append((Int64(event.sequence), Data(event.hash), Data(event.encoded)))
+                }
+                return events
             }
         } catch {
             throw VaultError(.integrity, "the ledger itself is damaged in \(folder)/\(Self.databaseName): \(error)",

@@ -107,13 +107,16 @@ public enum IdentityStore {
         try AtomicFile.write(sealed, to: path, mode: .replace)
     }
 
+    /// Identity files are a few hundred bytes; anything larger is refused before it is read.
+    static let maxFileLength: UInt64 = 64 * 1024
+
     static func readFile(_ path: String, what: String) throws -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw VaultError(.notFound, "\(what) \(path) does not exist")
+        let file = try ReadableFile(path: path, what: what)
+        guard file.size <= maxFileLength else {
+            throw VaultError(.authenticationFailed, "\(what) \(path) is \(file.size) bytes: too large to be an identity (at most \(maxFileLength))")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw VaultError(.io, "\(what) \(path) cannot be read")
-        }
-        return Array(data)
+        var bytes = [UInt8](repeating: 0, count: Int(file.size))
+        let got = try bytes.withUnsafeMutableBytes { try file.readFully(into: $0) }
+        return Array(bytes.prefix(got))
     }
 }

@@ -18,10 +18,10 @@ extension Vault {
     public func log() throws -> [LogEntry] {
         var state = LedgerState()
         var entries: [LogEntry] = []
-        let events = try database.read { db in try Data.fetchAll(db, sql: "SELECT bytes FROM events ORDER BY seq") }
-        for (index, bytes) in events.enumerated() {
+        let events = try database.read { db in try Array(StoredEvent.fetch(db).map(StoredEvent.init)) }
+        for stored in events {
             let event: Event
-            do { event = try Event.decode(Array(bytes), structure: "ledger event \(index)") } catch {
+            do { event = try stored.decode() } catch {
                 throw VaultError(.integrity, "\(error)", hint: "run 'evault verify' for a full report")
             }
             do { try state.apply(event) } catch let violation as LedgerViolation {

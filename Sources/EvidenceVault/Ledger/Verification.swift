@@ -52,28 +52,39 @@ extension Vault {
             findings.append(Finding(object: "database", problem: "cannot be checked: \(error)"))
         }
 
+        // Schema objects nobody but an attacker adds: triggers, views, unknown tables (run by SQLite, not by us).
+        do {
+            let known = Set(["events", "grdb_migrations"] + Schema.projectionTables)
+            let objects = try database.read { db in
+                try Row.fetchAll(db, sql: "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'trigger', 'view')")
+            }
+            for object in objects {
+                let type: String = object["type"] as String? ?? "?", name: String = object["name"] as String? ?? "?"
+                if type != "table" || !known.contains(name) {
+                    findings.append(Finding(object: "database", problem: "unexpected \(type) \(name) in the schema (not created by evault)"))
+                }
+            }
+        } catch {
+            findings.append(Finding(object: "database", problem: "schema cannot be read: \(error)"))
+        }
+
         // 1. The ledger.
         do {
             try database.read { db in
-                let rows = try Row.fetchCursor(db, sql: "SELECT seq, hash, bytes FROM events ORDER BY seq")
+                let rows = try StoredEvent.fetch(db)
                 var broken = false
                 while let row = try rows.next() {
                     stored += 1
                     if broken { continue }
-                    let seq: Int64 = row["seq"]
-                    let object = "event \(seq)"
+                    let storedEvent = StoredEvent(row)
+                    let object = storedEvent.label
                     let event: Event
-                    do { event = try Event.decode(Array((row["bytes"] as Data?) ?? Data()), structure: object) } catch {
+                    do { event = try storedEvent.decode() } catch {
                         findings.append(Finding(object: object, problem: "corrupt: \(error)"))
                         broken = true
                         continue
                     }
-                    if seq < 0 || event.sequence != UInt64(seq) {
-                        findings.append(Finding(object: object, problem: "claims sequence number \(event.sequence)"))
-                        broken = true
-                        continue
-                    }
-                    if (row["hash"] as Data?).map(Array.init) != event.hash {
+                    if storedEvent.storedHash != event.hash {
                         findings.append(Finding(object: object, problem: "stored hash differs from the hash of its bytes"))
                     }
                     let rowsBefore = IndexRow.rows(for: event, before: state)

@@ -1,0 +1,68 @@
+import Foundation
+import GRDB
+import Testing
+@testable import EvidenceVault
+import VaultCrypto
+
+/// Whoever holds the storage can write anything into the vault folder: hostile
+/// rows and files are reported, never a crash or an unbounded allocation (ATTACKS.md 40).
+@Suite("Hostile storage")
+struct HostileStorageTests {
+    /// Recreates `events` without constraints, so that NULLs and text can be stored as an attacker could.
+    func looseEvents(_ env: TestVault) throws {
+        try env.sql("""
+            CREATE TABLE loose (seq, hash, bytes); INSERT INTO loose SELECT seq, hash, bytes FROM events;
+            DROP TABLE events; ALTER TABLE loose RENAME TO events;
+            """)
+    }
+
+    @Test("NULL, text and oversized event columns are findings, not crashes")
+    func hostileEventRows() throws {
+        for (label, statement) in [("NULL seq", "UPDATE events SET seq = NULL WHERE seq = 3"),
+                                   ("text bytes", "UPDATE events SET bytes = 'hello' WHERE seq = 3"),
+                                   ("NULL hash", "UPDATE events SET hash = NULL WHERE seq = 3"),
+                                   ("oversized", "UPDATE events SET bytes = zeroblob(5000000) WHERE seq = 3")] {
+            let env = try TestVault()
+            try looseEvents(env)
+            try env.sql(statement)
+            let findings = env.findings()
+            #expect(findings.contains { $0.hasPrefix("event") }, "\(label): \(findings)")
+            if label != "NULL hash" {  // replay recomputes hashes; only verify compares the stored column
+                #expect(throws: VaultError.self, "\(label)") { _ = try env.vault.replay() }
+                #expect(throws: VaultError.self, "\(label)") { _ = try env.vault.log() }
+            }
+        }
+    }
+
+    @Test("an oversized identity file is refused before it is read")
+    func oversizedIdentity() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("huge.pub")
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: 700 << 20)
+        try handle.close()
+        expectVaultError(.authenticationFailed, "too large") { _ = try IdentityStore.load(path) }
+        expectVaultError(.invalidInput, "not a regular file") { _ = try IdentityStore.load(folder.path) }
+    }
+
+    @Test("a reference that is also another case's id prefix is ambiguous, not captured")
+    func referenceVersusPrefix() throws {
+        let env = try TestVault()
+        let prefix = String(env.caseID.hex.prefix(6))
+        let other = try env.vault.createCase(inGroup: "wg", reference: prefix, as: env.lawyer)
+        expectVaultError(.invalidInput, "matches 2 cases") { _ = try env.vault.documents(inCase: prefix, as: env.lawyer) }
+        #expect(try env.vault.documents(inCase: other.id.hex, as: env.lawyer).isEmpty)
+        // Without an identity the prefix alone decides.
+        #expect(try env.vault.documents(inCase: prefix, as: nil).isEmpty)
+    }
+
+    @Test("a trigger planted in the schema is reported, and the database is owner-only")
+    func plantedTrigger() throws {
+        let env = try TestVault()
+        try env.sql("CREATE TRIGGER vanish AFTER INSERT ON events BEGIN DELETE FROM events WHERE seq = NEW.seq; END")
+        #expect(env.findings().contains { $0.contains("unexpected trigger vanish") })
+        let mode = try #require(try FileManager.default.attributesOfItem(atPath: "\(env.path)/vault.sqlite")[.posixPermissions] as? NSNumber)
+        #expect(mode.intValue & 0o077 == 0)
+    }
+}
