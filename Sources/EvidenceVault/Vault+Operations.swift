@@ -240,20 +240,22 @@ extension Vault {
             throw VaultError(.alreadyExists, "\(path) already exists; refusing to overwrite it", hint: "pass --force to replace it")
         }
         let (key, metadata) = try documentKeyAndMetadata(document, theCase: theCase, in: state, actor: actor, action: "export documents")
+        let folder = (path as NSString).deletingLastPathComponent
+        let plaintext: DurableFile
         do {
-            try DocumentStream.decrypt(record: document.record, metadata: metadata, key: key, store: blobs, outputPath: path,
-                                       replacing: force, calls: calls, progress: progress)
+            plaintext = try DocumentStream.decrypt(record: document.record, metadata: metadata, key: key, store: blobs,
+                                                   outputFolder: folder.isEmpty ? "." : folder, calls: calls, progress: progress)
         } catch let error as SystemCallError {
-            throw VaultError(.io, "exporting document \(document.record.documentID.hex) failed, nothing was written to \(path): \(error)")
+            throw VaultError(.io, "exporting document \(document.record.documentID.hex) failed, nothing was written: \(error)")
         }
-        // The custody record: who was handed the plaintext. Written after the file is
-        // in place, so a failed export records nothing; if the record cannot be
-        // written, the plaintext is removed again rather than left unrecorded.
+        // The custody record (who was handed the plaintext) commits while the
+        // verified plaintext is still an unnamed file: if recording fails, the file
+        // is discarded and never appears; the plaintext appears only once recorded.
+        try append(as: actor, state: state) { _ in .documentExported(documentID: document.record.documentID, caseID: theCase.id) }
         do {
-            try append(as: actor, state: state) { _ in .documentExported(documentID: document.record.documentID, caseID: theCase.id) }
-        } catch {
-            unlink(path)
-            throw error
+            try plaintext.commit(to: path, replacing: force)
+        } catch let error as SystemCallError {
+            throw VaultError(.io, "document \(document.record.documentID.hex): the export was recorded but the file could not be put in place: \(error)")
         }
         logger.info("document exported", metadata: ["document": "\(document.record.documentID.hex)"])
         return try documentSummary(document, in: state, actor: actor)

@@ -26,8 +26,8 @@ struct StreamIntegrityTests {
         let r = stored.record
         let forged = DocumentRecord(documentID: r.documentID, caseID: r.caseID, version: r.version, generation: r.generation,
                                     wrappedKey: r.wrappedKey, blobHash: forgedHash, blobSize: UInt64(blob.count), sealedMetadata: r.sealedMetadata)
-        try DocumentStream.decrypt(record: forged, metadata: metadata, key: key, store: env.vault.blobs,
-                                   outputPath: env.folder.file("forged-out"), replacing: false, calls: POSIXCalls())
+        _ = try DocumentStream.decrypt(record: forged, metadata: metadata, key: key, store: env.vault.blobs,
+                                       outputFolder: env.folder.path, calls: POSIXCalls())
     }
 
     @Test("A8: sizes 0, 1, chunk-1, chunk, chunk+1 and multiples round-trip",

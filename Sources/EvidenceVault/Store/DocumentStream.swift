@@ -112,12 +112,13 @@ enum DocumentStream {
 
     // MARK: decrypt
 
-    /// Decrypts a document's blob to `outputPath`. The plaintext goes to an
-    /// invisible temporary file beside the destination and is linked into place
-    /// only after the final chunk, the blob hash and the plaintext commitment
-    /// have all checked out; on any failure nothing is left at `outputPath`.
+    /// Decrypts a document's blob into an invisible file in `outputFolder` and
+    /// returns it, not yet linked: the caller gives it its name (`commit`) only
+    /// after recording the export. It is returned only once the final chunk,
+    /// the blob hash and the plaintext commitment have all checked out; on any
+    /// failure it is discarded and nothing is left behind.
     static func decrypt(record: DocumentRecord, metadata: DocumentMetadata, key: DocumentKey, store: BlobStore,
-                        outputPath: String, replacing: Bool, calls: SystemCalls, progress: Progress? = nil) throws {
+                        outputFolder: String, calls: SystemCalls, progress: Progress? = nil) throws -> DurableFile {
         let document = "document \(record.documentID.hex)"
         let blobPath = store.path(for: record.blobHash)
         let input: ReadableFile
@@ -149,8 +150,7 @@ enum DocumentStream {
         plaintextHash.update(metadata.commitmentSalt)
         var plaintextSize: UInt64 = 0
 
-        let outputFolder = (outputPath as NSString).deletingLastPathComponent
-        let output = try DurableFile(in: outputFolder.isEmpty ? "." : outputFolder, calls: calls)
+        let output = try DurableFile(in: outputFolder, calls: calls)
         let bodySize = Int(record.blobSize) - BlobHeader.length
         var bodyRead = 0
         var consumed = UInt64(BlobHeader.length)
@@ -199,6 +199,7 @@ enum DocumentStream {
         guard plaintextSize == metadata.size, plaintextHash.finalize() == metadata.plaintextCommitment else {
             throw VaultError(.integrity, "\(document): decrypted content does not match its plaintext commitment")
         }
-        try output.commit(to: outputPath, replacing: replacing)
+        try output.sync()
+        return output
     }
 }

@@ -55,6 +55,11 @@ final class DurableFile {
 
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
+    /// fsyncs the data written so far (commit does it again; a clean file syncs at no cost).
+    func sync() throws {
+        try systemCall("fsync", path: folder, retryOnInterrupt: false) { calls.fsync(descriptor) }
+    }
+
     /// Makes the file durable and visible as `path`.
     /// - Parameter replacing: replace an existing file atomically; otherwise an existing file is an error.
     func commit(to path: String, replacing: Bool) throws {
