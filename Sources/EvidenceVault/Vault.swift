@@ -17,12 +17,17 @@ public final class Vault: @unchecked Sendable {
     let blobs: BlobStore
     let calls: SystemCalls
     let logger: Logger
+    /// What this machine remembers about vaults (nil: no anchoring, e.g. in tests and the demo).
+    public let knownVaults: KnownVaults?
+    /// Set by the first replay if this machine had never seen this vault before.
+    public private(set) var firstUse: KnownVaults.Entry?
 
     static let databaseName = "vault.sqlite"
     static let blobFolderName = "blobs"
 
-    private init(folder: String, database: DatabaseQueue, calls: SystemCalls, logger: Logger) {
+    private init(folder: String, database: DatabaseQueue, calls: SystemCalls, logger: Logger, knownVaults: KnownVaults? = nil) {
         self.folder = folder
+        self.knownVaults = knownVaults
         self.database = database
         self.blobs = BlobStore(folder: "\(folder)/\(Self.blobFolderName)", calls: calls)
         self.calls = calls
@@ -34,7 +39,7 @@ public final class Vault: @unchecked Sendable {
     /// Creates a vault in `folder` (which must not exist or be empty) and writes
     /// its genesis event, naming the vault id and its creator.
     public static func create(at folder: String, creator: UnlockedIdentity, calls: SystemCalls = POSIXCalls(),
-                              logger: Logger = VaultLogging.silent, now: Date = Date()) throws -> Vault {
+                              logger: Logger = VaultLogging.silent, knownVaults: KnownVaults? = nil, now: Date = Date()) throws -> Vault {
         let manager = FileManager.default
         if manager.fileExists(atPath: folder) {
             let contents = (try? manager.contentsOfDirectory(atPath: folder)) ?? ["?"]
@@ -49,7 +54,7 @@ public final class Vault: @unchecked Sendable {
         } catch {
             throw VaultError(.io, "cannot create vault folder \(folder): \(error.localizedDescription)")
         }
-        let vault = try Vault(folder: folder, database: openDatabase(folder: folder), calls: calls, logger: logger)
+        let vault = try Vault(folder: folder, database: openDatabase(folder: folder), calls: calls, logger: logger, knownVaults: knownVaults)
         let vaultID = try ObjectID.random()
         _ = try vault.append(as: creator, now: now) { state in
             guard state.count == 0 else { throw VaultError(.alreadyExists, "\(folder) already holds a vault") }
@@ -61,12 +66,15 @@ public final class Vault: @unchecked Sendable {
     }
 
     /// Opens an existing vault.
-    public static func open(at folder: String, calls: SystemCalls = POSIXCalls(), logger: Logger = VaultLogging.silent) throws -> Vault {
+    /// Opens an existing vault. With `knownVaults`, every replay is checked
+    /// against what this machine remembers (see `KnownVaults`).
+    public static func open(at folder: String, calls: SystemCalls = POSIXCalls(), logger: Logger = VaultLogging.silent,
+                            knownVaults: KnownVaults? = nil) throws -> Vault {
         guard FileManager.default.fileExists(atPath: "\(folder)/\(databaseName)") else {
             throw VaultError(.notFound, "no vault at \(folder) (no \(databaseName))",
                              hint: "create one with 'evault init --vault DIR', or set EVAULT_VAULT")
         }
-        return try Vault(folder: folder, database: openDatabase(folder: folder), calls: calls, logger: logger)
+        return try Vault(folder: folder, database: openDatabase(folder: folder), calls: calls, logger: logger, knownVaults: knownVaults)
     }
 
     private static func openDatabase(folder: String) throws -> DatabaseQueue {
@@ -96,7 +104,15 @@ public final class Vault: @unchecked Sendable {
 
     /// Replays the whole ledger; fails closed on the first violation.
     public func replay() throws -> LedgerState {
-        try database.read { db in try Self.replay(db, onto: LedgerState()) }
+        let state = try database.read { db in try Self.replay(db, onto: LedgerState()) }
+        try anchor(state)
+        return state
+    }
+
+    /// Checks a replayed state against the remembered vault and remembers its head.
+    private func anchor(_ state: LedgerState) throws {
+        guard let knownVaults else { return }
+        if case .firstUse(let entry) = try knownVaults.check(state, folder: folder), firstUse == nil { firstUse = entry }
     }
 
     /// Applies the events after `state`'s head.
@@ -134,6 +150,11 @@ public final class Vault: @unchecked Sendable {
                     }
                 }
                 var state = try Self.replay(db, onto: cached ?? LedgerState())
+                // Never sign on top of a vault that was swapped or rolled back (ATTACKS.md 26).
+                if let knownVaults, let problem = knownVaults.problem(with: state, folder: folder) {
+                    throw VaultError(.integrity, "the vault at \(folder) \(problem); nothing was written",
+                                     hint: "someone may have replaced or rolled back the vault; compare with a backup or another member's copy")
+                }
                 let body = try makeBody(state)
                 let event = try Event(sequence: state.count, previousHash: state.headHash,
                                       time: UInt64(max(0, now.timeIntervalSince1970.rounded(.down))), signer: actor, body: body)
@@ -149,6 +170,7 @@ public final class Vault: @unchecked Sendable {
             }
         }
         guard let result else { throw VaultError(.io, "transaction did not complete") }
+        try anchor(result.1)
         logger.info("event appended", metadata: ["seq": "\(result.0.sequence)", "action": "\(result.0.body.action)"])
         return result
     }

@@ -14,7 +14,17 @@ struct VaultOptions: ParsableArguments {
         throw VaultError(.invalidInput, "no vault given", hint: "pass --vault DIR or set EVAULT_VAULT")
     }
 
-    func open() throws -> Vault { try Vault.open(at: path()) }
+    /// Opens the vault, anchored to what this user's machine remembers about it.
+    func open() throws -> Vault { try Vault.open(at: path(), knownVaults: Self.knownVaults()) }
+
+    static func knownVaults() -> KnownVaults {
+        let known = KnownVaults.forCurrentUser()
+        known.onFirstUse = { entry, file in
+            Terminal.note("evault: note: first use of vault \(entry.vaultID) on this machine (creator \(entry.creator.prefix(16))…);"
+                          + " remembered in \(file), so a swapped or rolled-back vault will be refused")
+        }
+        return known
+    }
 }
 
 /// `--identity FILE` (or `EVAULT_IDENTITY`) and where its passphrase comes from.

@@ -13,7 +13,7 @@ struct InitCommand: ParsableCommand {
     func run() throws {
         let actor = try identity.unlock()
         let path = try vault.path()
-        _ = try Vault.create(at: path, creator: actor)
+        _ = try Vault.create(at: path, creator: actor, knownVaults: VaultOptions.knownVaults())
         let report = try Vault.open(at: path).verify()
         if output.json {
             try Terminal.printJSON(["id": report.vaultID?.hex ?? "", "folder": path, "creator": actor.fingerprint.hex])

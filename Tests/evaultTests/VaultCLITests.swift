@@ -30,7 +30,8 @@ struct VaultCLITests {
         }
 
         static func environment(_ who: String?, _ scratch: Scratch) -> [String: String] {
-            var env = ["EVAULT_VAULT": scratch.file("vault"), "EVAULT_PASSPHRASE": "a passphrase for tests"]
+            var env = ["EVAULT_VAULT": scratch.file("vault"), "EVAULT_PASSPHRASE": "a passphrase for tests",
+                       "EVAULT_STATE_DIR": scratch.file("state")]
             if let who { env["EVAULT_IDENTITY"] = scratch.file("\(who).identity") }
             return env
         }
@@ -240,6 +241,31 @@ struct VaultCLITests {
         let listed = try #require(try setup.json(["list", "REF-1"], as: "lawyer") as? [[String: Any]])
         #expect(listed.count == 6)
         #expect(try setup.run(["verify"], as: nil).status == 0)
+    }
+
+    @Test("D26: a vault restored from an older copy is refused (exit 4) for reading and writing; verify reports it")
+    func rolledBackVault() throws {
+        let setup = try Setup()
+        try setup.ok(["add", "REF-1", try setup.file("one.bin", [1, 2, 3]), "--kind", "other"], as: "lawyer")
+        let copy = setup.scratch.file("vault-copy")
+        try FileManager.default.copyItem(atPath: setup.vault, toPath: copy)
+        try setup.ok(["add", "REF-1", try setup.file("two.bin", [4, 5, 6]), "--kind", "other"], as: "lawyer")
+        try FileManager.default.removeItem(atPath: setup.vault)
+        try FileManager.default.copyItem(atPath: copy, toPath: setup.vault)
+        let list = try setup.run(["list", "REF-1"], as: "lawyer")
+        #expect(list.status == 4)
+        #expect(list.stderr.contains("rolled back or cut"))
+        let add = try setup.run(["add", "REF-1", setup.scratch.file("two.bin"), "--kind", "other"], as: "lawyer")
+        #expect(add.status == 4)
+        let verify = try setup.run(["verify"], as: nil)
+        #expect(verify.status == 4)
+        #expect(verify.stdout.contains("rolled back or cut"))
+        // A machine that never saw the newer state notes its first use instead.
+        var fresh = Setup.environment(nil, setup.scratch)
+        fresh["EVAULT_STATE_DIR"] = setup.scratch.file("other-machine")
+        let elsewhere = try CLI.run(["verify"], environment: fresh)
+        #expect(elsewhere.status == 0)
+        #expect(elsewhere.stderr.contains("first use of vault"))
     }
 
     @Test("bad input: unknown case, missing file, wrong passphrase, no vault, bad kind")

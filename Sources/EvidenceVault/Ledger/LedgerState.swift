@@ -69,6 +69,8 @@ public struct LedgerState: Sendable {
     public private(set) var count: UInt64 = 0
     /// Hash of the last event applied (32 zero bytes before genesis).
     public private(set) var headHash: [UInt8] = [UInt8](repeating: 0, count: 32)
+    /// The hash of every event applied, by sequence number (to check a remembered head).
+    public private(set) var eventHashes: [[UInt8]] = []
 
     public init() {}
 
@@ -185,5 +187,6 @@ public struct LedgerState: Sendable {
         }
         count += 1
         headHash = event.hash
+        eventHashes.append(event.hash)
     }
 }

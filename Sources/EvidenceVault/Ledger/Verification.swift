@@ -103,6 +103,9 @@ extension Vault {
             findings.append(Finding(object: "ledger", problem: "cannot be read: \(error)"))
         }
         if stored == 0 { findings.append(Finding(object: "ledger", problem: "is empty: no genesis event")) }
+        if let knownVaults, let problem = knownVaults.problem(with: state, folder: folder) {
+            findings.append(Finding(object: "ledger", problem: "against what this machine remembers: the vault \(problem)"))
+        }
 
         // 2. The index against the replay.
         do {
@@ -147,6 +150,12 @@ extension Vault {
             findings.append(Finding(object: "blob folder", problem: "cannot be listed: \(error)"))
         }
 
+        // A clean vault's head is remembered, so that the next verify detects a rollback.
+        if findings.isEmpty, let knownVaults {
+            do { try knownVaults.check(state, folder: folder) } catch {
+                findings.append(Finding(object: "ledger", problem: "\(error)"))
+            }
+        }
         let creator = state.creator.flatMap { state.identities[$0] }
         return VerificationReport(vaultID: state.vaultID, creator: creator, eventsVerified: state.count, eventsStored: stored,
                                   headHash: state.headHash, documentsChecked: documents.count, bytesHashed: results.bytes,

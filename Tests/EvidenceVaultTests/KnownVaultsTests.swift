@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+import Testing
+@testable import EvidenceVault
+import VaultCrypto
+
+/// ATTACKS.md 26 and the swapped-vault attack: what a machine remembers about a
+/// vault (id, genesis, last head) is checked before anything is read or signed.
+@Suite("Remembered vaults (rollback, swap, cut)")
+struct KnownVaultsTests {
+    final class Anchored: @unchecked Sendable {
+        let env: TestVault
+        let known: KnownVaults
+        let state: TemporaryFolder
+
+        init() throws {
+            env = try TestVault()
+            state = try TemporaryFolder()
+            known = KnownVaults(path: state.file("known-vaults.json"))
+        }
+
+        func open() throws -> Vault { try Vault.open(at: env.path, knownVaults: known) }
+
+        /// Copies the whole vault folder aside (as a backup or a malicious provider would).
+        func snapshot(_ name: String) throws -> String {
+            let copy = env.folder.file(name)
+            try checkpoint()
+            try FileManager.default.copyItem(atPath: env.path, toPath: copy)
+            return copy
+        }
+
+        func restore(_ copy: String) throws {
+            try FileManager.default.removeItem(atPath: env.path)
+            try FileManager.default.copyItem(atPath: copy, toPath: env.path)
+        }
+
+        func checkpoint() throws {
+            try DatabaseQueue(path: "\(env.path)/vault.sqlite").writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        }
+
+        func add(_ vault: Vault, _ name: String) throws {
+            let path = env.folder.file(name)
+            try Data(sampleBytes(1000)).write(to: URL(fileURLWithPath: path))
+            _ = try vault.addDocuments([NewDocument(path: path, kind: .other)], toCase: env.caseID.hex, as: env.lawyer)
+        }
+
+        func eventCount() throws -> Int {
+            try DatabaseQueue(path: "\(env.path)/vault.sqlite").read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM events") ?? -1 }
+        }
+    }
+
+    @Test("first use is remembered, later uses agree")
+    func firstUse() throws {
+        let anchored = try Anchored()
+        let vault = try anchored.open()
+        _ = try vault.replay()
+        #expect(vault.firstUse?.vaultID == (try vault.replay().vaultID?.hex))
+        let again = try anchored.open()
+        _ = try again.replay()
+        #expect(again.firstUse == nil)
+    }
+
+    @Test("D26: an older copy of the whole vault is refused for reading and writing, and verify reports it")
+    func rollback() throws {
+        let anchored = try Anchored()
+        let vault = try anchored.open()
+        try anchored.add(vault, "one")
+        let old = try anchored.snapshot("old-copy")
+        try anchored.add(vault, "two")
+        _ = try vault.replay()
+        try anchored.restore(old)
+        let restored = try anchored.open()
+        let before = try anchored.eventCount()
+        expectVaultError(.integrity, "rolled back or cut") { _ = try restored.replay() }
+        expectVaultError(.integrity, "rolled back or cut") { try anchored.add(restored, "three") }
+        #expect(try anchored.eventCount() == before, "no event is signed on top of a rolled-back ledger")
+        #expect(restored.verify().findings.contains { $0.problem.contains("rolled back or cut") })
+    }
+
+    @Test("a ledger cut back by deleting its last events is refused")
+    func cutLedger() throws {
+        let anchored = try Anchored()
+        let vault = try anchored.open()
+        try anchored.add(vault, "one")
+        _ = try vault.export(try vault.replay().documents.keys.first!.hex, to: anchored.env.folder.file("out"), as: anchored.env.lawyer)
+        let count = try anchored.eventCount()
+        try anchored.env.sql("DELETE FROM events WHERE seq = ?", [count - 1])  // the export's custody record
+        expectVaultError(.integrity, "rolled back or cut") { _ = try anchored.open().replay() }
+        #expect(!(try anchored.open().verify().isClean))
+    }
+
+    @Test("a different vault swapped in at the same path is refused before the lawyer adds anything")
+    func swappedVault() throws {
+        let anchored = try Anchored()
+        _ = try anchored.open().replay()
+        // The provider builds its own vault that admits the same lawyer, with a case of the same reference.
+        let mallory = try UnlockedIdentity.generate(name: "mallory")
+        let forged = try TemporaryFolder()
+        let fake = try Vault.create(at: forged.file("vault"), creator: mallory)
+        try fake.createGroup(named: "wg", as: mallory)
+        try fake.addMember(anchored.env.lawyer.publicIdentity, role: .lawyer, toGroup: "wg", as: mallory)
+        _ = try fake.createCase(inGroup: "wg", reference: "CASE-1", as: mallory)
+        try DatabaseQueue(path: forged.file("vault/vault.sqlite")).writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+        try anchored.restore(forged.file("vault"))
+        let swapped = try anchored.open()
+        expectVaultError(.integrity, "not vault") { try anchored.add(swapped, "secret") }
+        #expect(try anchored.eventCount() == 4, "the lawyer's client signed nothing into the forged vault")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: anchored.env.blobFolder).isEmpty, "and encrypted nothing to it")
+    }
+
+    @Test("a rewritten history (a different event at a remembered position) is refused")
+    func rewrittenHistory() throws {
+        let anchored = try Anchored()
+        let old = try anchored.snapshot("fork-point")
+        let vault = try anchored.open()
+        try anchored.add(vault, "seen")  // this machine sees event N
+        try anchored.restore(old)
+        try anchored.add(try Vault.open(at: anchored.env.path), "other")  // someone writes a different event N, unanchored
+        expectVaultError(.integrity, "history was rewritten") { _ = try anchored.open().replay() }
+    }
+}
