@@ -241,7 +241,7 @@ extension Vault {
         }
         let (key, metadata) = try documentKeyAndMetadata(document, theCase: theCase, in: state, actor: actor, action: "export documents")
         let folder = (path as NSString).deletingLastPathComponent
-        let plaintext: DurableFile
+        let plaintext: DurableFile?
         do {
             plaintext = try DocumentStream.decrypt(record: document.record, metadata: metadata, key: key, store: blobs,
                                                    outputFolder: folder.isEmpty ? "." : folder, calls: calls, progress: progress)
@@ -253,7 +253,7 @@ extension Vault {
         // is discarded and never appears; the plaintext appears only once recorded.
         try append(as: actor, state: state) { _ in .documentExported(documentID: document.record.documentID, caseID: theCase.id) }
         do {
-            try plaintext.commit(to: path, replacing: force)
+            try plaintext?.commit(to: path, replacing: force)
         } catch let error as SystemCallError {
             throw VaultError(.io, "document \(document.record.documentID.hex): the export was recorded but the file could not be put in place: \(error)")
         }

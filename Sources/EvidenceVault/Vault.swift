@@ -105,8 +105,17 @@ public final class Vault: @unchecked Sendable {
     /// Replays the whole ledger; fails closed on the first violation.
     public func replay() throws -> LedgerState {
         let state = try database.read { db in try Self.replay(db, onto: LedgerState()) }
-        try anchor(state)
-        return state
+        do {
+            try anchor(state)
+            return state
+        } catch let error as VaultError where error.kind == .integrity && knownVaults != nil {
+            // Another process may have committed, and remembered its new head, after our
+            // read: the remembered head is written only after its commit, so a second
+            // read made now sees at least that state. A real rollback fails again.
+            let fresh = try database.read { db in try Self.replay(db, onto: state) }
+            try anchor(fresh)
+            return fresh
+        }
     }
 
     /// Checks a replayed state against the remembered vault and remembers its head.

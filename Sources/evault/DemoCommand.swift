@@ -90,7 +90,10 @@ struct DemoCommand: ParsableCommand {
         bytes[bytes.count / 2] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: blobPath))
         let damagedReport = try Vault.open(at: damaged).verify()
-        for finding in damagedReport.findings { say("   found: \(finding)") }
+        for finding in damagedReport.findings { say("   found (auditor, no key): \(finding)") }
+        for finding in try Vault.open(at: damaged).verify(reader: tomas).findings {
+            say("   found (Tomas's key names the chunk): \(finding.problem.components(separatedBy: "with the reader's key: ").last ?? "")")
+        }
         do {
             _ = try Vault.open(at: damaged).export(added[1].id.hex, to: "\(root)/exports/damaged.txt", as: tomas)
         } catch let error as VaultError {
@@ -109,7 +112,7 @@ struct DemoCommand: ParsableCommand {
               \(evault) show \(added[1].id.hex.prefix(8))
               \(evault) export \(added[1].id.hex.prefix(8)) --out /tmp/medical.txt
               \(evault) verify
-              \(evault) verify --vault \(damaged)
+              \(evault) verify --vault \(damaged) --identity $EVAULT_IDENTITY
             """)
         if !report.isClean || damagedReport.isClean || !same { throw ExitCode.failure }
     }

@@ -45,6 +45,11 @@ struct IdentityOptions: ParsableArguments {
         guard let path else {
             throw VaultError(.invalidInput, "this command needs your identity", hint: "pass --identity FILE or set EVAULT_IDENTITY")
         }
+        return try Self.unlock(path: path, passphraseFile: passphraseFile)
+    }
+
+    /// Reads and unlocks the identity file at `path`.
+    static func unlock(path: String, passphraseFile: String?) throws -> UnlockedIdentity {
         let locked = try IdentityStore.loadSecret(path)
         let passphrase = try PassphraseSource(file: passphraseFile, environmentVariable: "EVAULT_PASSPHRASE")
             .read(prompt: "Passphrase for \(locked.publicIdentity.name): ")

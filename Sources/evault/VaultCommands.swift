@@ -214,10 +214,16 @@ struct ExportCommand: ParsableCommand {
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "verify", abstract: "Check ledger, index and blobs without any key. Exit 0 only when clean.")
     @OptionGroup var vault: VaultOptions
+    @Option(name: .long, help: "Optional: a reader's .identity, to also name the damaged chunk of a damaged document (EVAULT_IDENTITY is not used here).")
+    var identity: String?
+    @Option(name: .long, help: "Read that identity's passphrase from FILE.")
+    var passphraseFile: String?
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let report = try vault.open().verify()
+        // No identity and no passphrase by default: an auditor holds no key.
+        let reader = try identity.map { try IdentityOptions.unlock(path: $0, passphraseFile: passphraseFile) }
+        let report = try vault.open().verify(reader: reader)
         if output.json { try Terminal.printJSON(VerifyJSON(report)) } else {
             print("Vault \(report.vaultID?.hex ?? "?"), created by \(report.creator?.name ?? "?") (\(report.creator?.fingerprint.readable ?? "?"))")
             print("Ledger: \(report.eventsVerified) of \(report.eventsStored) event(s) verified; head \(Hex.encode(report.headHash))")

@@ -170,12 +170,15 @@ struct FaultInjectionTests {
     @Test("F36: two writers adding at once both succeed and the ledger stays one chain")
     func concurrentWriters() throws {
         let env = try TestVault()
-        let second = try Vault.open(at: env.path)
+        // Two writers, each remembering the vault in the same file, as two processes of one user would.
+        let stateFolder = try TemporaryFolder()
+        let first = try Vault.open(at: env.path, knownVaults: KnownVaults(path: stateFolder.file("known.json")))
+        let second = try Vault.open(at: env.path, knownVaults: KnownVaults(path: stateFolder.file("known.json")))
         let before = try env.vault.replay().count
         let group = DispatchGroup()
         nonisolated(unsafe) var errors: [Error] = []
         let lock = NSLock()
-        for (index, vault) in [env.vault, second].enumerated() {
+        for (index, vault) in [first, second].enumerated() {
             DispatchQueue.global().async(group: group) {
                 for round in 0..<6 {
                     do {

@@ -132,11 +132,17 @@ struct IndexAttackTests {
         let damaged = Set([1, 4])
         for index in damaged {
             var blob = try env.readBlob(documents[index].0)
-            for _ in 0..<3 { blob[Int.random(in: 0..<blob.count, using: &generator)] ^= UInt8(1 << Int.random(in: 0..<8, using: &generator)) }
+            for _ in 0..<3 { blob[Int.random(in: BlobHeader.length..<blob.count, using: &generator)] ^= UInt8(1 << Int.random(in: 0..<8, using: &generator)) }
             try env.writeBlob(documents[index].0, blob)
         }
         let findings = env.vault.verify().findings
         #expect(Set(findings.map(\.object)) == Set(damaged.map { "document \(documents[$0].0.id.hex)" }))
+        // With a reader's key, verify also names the damaged chunk, writing no plaintext.
+        let located = env.vault.verify(reader: env.secondLawyer).findings
+        #expect(located.count == damaged.count)
+        #expect(located.allSatisfy { $0.problem.contains("with the reader's key") && $0.problem.contains("chunk") }, "\(located)")
+        // An auditor's key names nothing more.
+        #expect(env.vault.verify(reader: env.auditor).findings.map(\.problem) == findings.map(\.problem))
         for (index, (document, content)) in documents.enumerated() {
             if damaged.contains(index) {
                 expectVaultError(.integrity, document.id.hex) { _ = try env.export(document.id) }

@@ -36,7 +36,11 @@ extension Vault {
     /// signatures, domain contexts, authorisation), the index against the
     /// replay, every blob (present, size, SHA-256, on both cores), blob files no
     /// event names, and SQLite's own integrity check.
-    public func verify(threads: Int = 2) -> VerificationReport {
+    ///
+    /// With `reader` (a lawyer or custodian), each damaged document the reader
+    /// can decrypt is also authenticated chunk by chunk, without writing any
+    /// plaintext, so that the finding names the damaged chunk.
+    public func verify(threads: Int = 2, reader: UnlockedIdentity? = nil) -> VerificationReport {
         var findings: [Finding] = []
         var state = LedgerState()
         var stored = 0
@@ -137,7 +141,9 @@ extension Vault {
         // 3. Blobs, on all cores.
         let documents = state.documents.values.sorted { $0.sequence < $1.sequence }
         let results = BlobChecker.check(documents.map(\.record), store: blobs, threads: threads)
-        findings.append(contentsOf: results.findings)
+        for finding in results.findings {
+            findings.append(locateDamage(finding, documents: documents, state: state, reader: reader) ?? finding)
+        }
 
         // 4. Files that no event names.
         do {
@@ -160,6 +166,27 @@ extension Vault {
         return VerificationReport(vaultID: state.vaultID, creator: creator, eventsVerified: state.count, eventsStored: stored,
                                   headHash: state.headHash, documentsChecked: documents.count, bytesHashed: results.bytes,
                                   findings: findings)
+    }
+}
+
+extension Vault {
+    /// Re-reads a damaged document with the reader's keys to name the first bad chunk.
+    fileprivate func locateDamage(_ finding: Finding, documents: [LedgerState.Document], state: LedgerState,
+                                  reader: UnlockedIdentity?) -> Finding? {
+        guard let reader, let document = documents.first(where: { finding.object == "document \($0.record.documentID.hex)" }),
+              let theCase = state.cases[document.record.caseID],
+              state.groups[theCase.groupID]?.members[reader.fingerprint]?.role.canRead == true,
+              let (key, metadata) = try? documentKeyAndMetadata(document, theCase: theCase, in: state, actor: reader, action: "verify")
+        else { return nil }
+        do {
+            try DocumentStream.decrypt(record: document.record, metadata: metadata, key: key, store: blobs, outputFolder: nil, calls: calls)
+            return nil
+        } catch let error as VaultError {
+            let detail = error.message.replacingOccurrences(of: "\(finding.object): ", with: "")
+            return Finding(object: finding.object, problem: "\(finding.problem); with the reader's key: \(detail)")
+        } catch {
+            return nil
+        }
     }
 }
 

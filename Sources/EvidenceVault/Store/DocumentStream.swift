@@ -117,8 +117,11 @@ enum DocumentStream {
     /// after recording the export. It is returned only once the final chunk,
     /// the blob hash and the plaintext commitment have all checked out; on any
     /// failure it is discarded and nothing is left behind.
+    /// With `outputFolder` nil, nothing is written: the blob is only checked (a
+    /// reader's verify uses this to name the damaged chunk).
+    @discardableResult
     static func decrypt(record: DocumentRecord, metadata: DocumentMetadata, key: DocumentKey, store: BlobStore,
-                        outputFolder: String, calls: SystemCalls, progress: Progress? = nil) throws -> DurableFile {
+                        outputFolder: String?, calls: SystemCalls, progress: Progress? = nil) throws -> DurableFile? {
         let document = "document \(record.documentID.hex)"
         let blobPath = store.path(for: record.blobHash)
         let input: ReadableFile
@@ -150,7 +153,7 @@ enum DocumentStream {
         plaintextHash.update(metadata.commitmentSalt)
         var plaintextSize: UInt64 = 0
 
-        let output = try DurableFile(in: outputFolder, calls: calls)
+        let output = try outputFolder.map { try DurableFile(in: $0, calls: calls) }
         let bodySize = Int(record.blobSize) - BlobHeader.length
         var bodyRead = 0
         var consumed = UInt64(BlobHeader.length)
@@ -184,7 +187,7 @@ enum DocumentStream {
             try slot.plaintext.withUnsafeBytes { plainSlot in
                 let plain = UnsafeRawBufferPointer(rebasing: plainSlot[0..<slot.plaintextLength])
                 plaintextHash.update(plain)
-                try output.write(plain)
+                try output?.write(plain)
             }
             plaintextSize += UInt64(slot.plaintextLength)
             consumed += UInt64(slot.ciphertextLength)
@@ -199,7 +202,7 @@ enum DocumentStream {
         guard plaintextSize == metadata.size, plaintextHash.finalize() == metadata.plaintextCommitment else {
             throw VaultError(.integrity, "\(document): decrypted content does not match its plaintext commitment")
         }
-        try output.sync()
+        try output?.sync()
         return output
     }
 }
