@@ -136,7 +136,8 @@ extension Vault {
                 sealedReference: try KeyWrap.sealField(Array(reference.utf8), caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "reference"),
                 sealedTitle: try KeyWrap.sealField(Array(title.utf8), caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "title"))
         }
-        return try caseSummary(state.cases[caseID]!, in: state, actor: actor)
+        guard let created = state.cases[caseID] else { throw VaultError(.io, "case \(caseID.hex) was not recorded") }
+        return try caseSummary(created, in: state, actor: actor)
     }
 
     /// Cases, optionally of one group; references and titles where the actor can read them.

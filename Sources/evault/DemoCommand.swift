@@ -26,15 +26,15 @@ struct DemoCommand: ParsableCommand {
         step("1. Four people make identities: a custodian, two lawyers and an auditor.")
         say("   Each identity is a signing key and an encryption key, encrypted under the owner's passphrase.")
         say("   DEMO ONLY: the cheapest Argon2id setting, and passphrases printed here. Never do this with real keys.")
-        var people: [String: UnlockedIdentity] = [:]
+        var people: [UnlockedIdentity] = []
         for name in ["ines-custodian", "amara-lawyer", "tomas-lawyer", "kofi-auditor"] {
             let secret = "demo passphrase for \(name)"
             let created = try IdentityStore.create(name: name, in: "\(root)/identities", passphrase: SecureBytes(copying: Array(secret.utf8)),
                                                    parameters: .interactive)
-            people[name] = try IdentityStore.unlock(created.secretPath, passphrase: SecureBytes(copying: Array(secret.utf8)))
+            people.append(try IdentityStore.unlock(created.secretPath, passphrase: SecureBytes(copying: Array(secret.utf8))))
             say("   \(name.padding(toLength: 15, withPad: " ", startingAt: 0)) fingerprint \(created.publicIdentity.fingerprint.readable)   passphrase: \"\(secret)\"")
         }
-        let ines = people["ines-custodian"]!, amara = people["amara-lawyer"]!, tomas = people["tomas-lawyer"]!, kofi = people["kofi-auditor"]!
+        let (ines, amara, tomas, kofi) = (people[0], people[1], people[2], people[3])
 
         step("2. Ines creates the vault and the Latin-America working group, and admits the others.")
         let vault = try Vault.create(at: vaultPath, creator: ines)
@@ -56,12 +56,14 @@ struct DemoCommand: ParsableCommand {
             + vault.addDocuments([NewDocument(path: medical, kind: .medical, title: "Forensic examination of witness A", tags: ["witness-a", "forensic"])],
                                  toCase: "LATAM-2026-014", as: amara)
         for document in added {
-            say("   added \(document.metadata!.kind) \(document.id.hex): \(document.metadata!.size) bytes -> blob \(Hex.encode(document.blobHash).prefix(16))... (\(document.blobSize) bytes encrypted)")
+            guard let metadata = document.metadata else { continue }
+            say("   added \(metadata.kind) \(document.id.hex): \(metadata.size) bytes -> blob \(Hex.encode(document.blobHash).prefix(16))... (\(document.blobSize) bytes encrypted)")
         }
 
         step("4. Tomas, the second lawyer, lists the case and exports the testimony.")
         for document in try vault.documents(inCase: "LATAM-2026-014", as: tomas) {
-            say("   \(document.id.hex.prefix(12))  \(document.metadata!.kind)  \(document.metadata!.fileName)  \"\(document.metadata!.title)\"  by \(document.authorName)")
+            guard let metadata = document.metadata else { continue }
+            say("   \(document.id.hex.prefix(12))  \(metadata.kind)  \(metadata.fileName)  \"\(metadata.title)\"  by \(document.authorName)")
         }
         let exported = "\(root)/exports/testimony.txt"
         _ = try vault.export(added[0].id.hex, to: exported, as: tomas)
@@ -101,7 +103,9 @@ struct DemoCommand: ParsableCommand {
         }
 
         step("Done. Explore the demo vault yourself:")
-        let evault = CommandLine.arguments.first ?? "evault"
+        let invoked = CommandLine.arguments.first ?? "evault"
+        let evault = invoked.contains("/") && !invoked.hasPrefix("/")
+            ? URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(invoked).standardized.path : invoked
         say("""
               export EVAULT_VAULT=\(vaultPath)
               export EVAULT_IDENTITY=\(root)/identities/tomas-lawyer.identity EVAULT_PASSPHRASE="demo passphrase for tomas-lawyer"

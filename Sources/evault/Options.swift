@@ -87,3 +87,13 @@ enum ProgressLine {
 extension Date {
     var iso8601: String { ISO8601DateFormatter().string(from: self) }
 }
+
+extension Role: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { allCases.map(\.description) }
+}
+
+extension DocumentKind: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { allCases.map(\.description) }
+}

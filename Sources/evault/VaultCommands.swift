@@ -46,23 +46,19 @@ struct GroupAdd: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Admit a member (custodians only).")
     @Argument(help: "Group name or id.") var group: String
     @Argument(help: "The member's .pub file (check its fingerprint with them first).") var pubfile: String
-    @Option(name: .long, help: "lawyer, custodian or auditor.") var role: String
+    @Option(name: .long, help: "lawyer, custodian or auditor.") var role: Role
     @OptionGroup var vault: VaultOptions
     @OptionGroup var identity: IdentityOptions
     @OptionGroup var output: OutputOptions
 
-    func validate() throws {
-        guard Role(name: role) != nil else { throw ValidationError("--role must be lawyer, custodian or auditor") }
-    }
-
     func run() throws {
         let member = try IdentityStore.loadPublic(pubfile)
         let theVault = try vault.open()
-        try theVault.addMember(member, role: Role(name: role)!, toGroup: group, as: identity.unlock())
+        try theVault.addMember(member, role: role, toGroup: group, as: identity.unlock())
         let summary = try theVault.group(group)
         if output.json { try Terminal.printJSON(GroupJSON(summary)) } else {
             print("Added \(member.name) (\(member.fingerprint.readable)) to \(summary.name) as \(role)"
-                  + (role == "auditor" ? " (no keys: auditors cannot read)" : ""))
+                  + (role == .auditor ? " (no keys: auditors cannot read)" : ""))
         }
     }
 }
@@ -137,7 +133,7 @@ struct AddCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Encrypt files into a case; prints one document id per file.")
     @Argument(help: "Case id, id prefix or reference.") var caseRef: String
     @Argument(help: "Files to add.") var files: [String]
-    @Option(name: .long, help: "testimony, medical, photo, audio, video, document or other.") var kind: String
+    @Option(name: .long, help: "testimony, medical, photo, audio, video, document or other.") var kind: DocumentKind
     @Option(name: .long, help: "Title (sealed).") var title: String = ""
     @Option(name: .long, help: "A tag (sealed); repeat for several.") var tag: [String] = []
     @OptionGroup var vault: VaultOptions
@@ -145,16 +141,13 @@ struct AddCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func validate() throws {
-        guard DocumentKind(name: kind) != nil else {
-            throw ValidationError("--kind must be one of: \(DocumentKind.allCases.map(\.description).joined(separator: ", "))")
-        }
         guard !files.isEmpty else { throw ValidationError("give at least one file") }
     }
 
     func run() throws {
         let theVault = try vault.open()
         let actor = try identity.unlock()
-        let documents = files.map { NewDocument(path: $0, kind: DocumentKind(name: kind)!, title: title, tags: tag) }
+        let documents = files.map { NewDocument(path: $0, kind: kind, title: title, tags: tag) }
         let progress = ProgressLine.make(label: "encrypting")
         let added = try theVault.addDocuments(documents, toCase: caseRef, as: actor, progress: progress.map { report in { _, done, total in report(done, total) } })
         if output.json { try Terminal.printJSON(added.map(DocumentJSON.init)) } else { for document in added { print(document.id.hex) } }

@@ -191,9 +191,18 @@ struct IndexAttackTests {
         _ = try env.vault.documents(inCase: theCase.id.hex, as: env.lawyer)
         _ = env.vault.verify()
         _ = try env.vault.rebuildIndex()
+        // Every key of the hierarchy that could open the marker: epoch, case and document keys.
+        let state = try env.vault.replay()
+        let group = try state.requireGroup(named: "wg")
+        let epochKey = try state.epochKey(for: env.lawyer, in: group, to: "test")
+        let caseRecord = try #require(state.cases[theCase.id])
+        let caseKey = try state.caseKey(for: env.lawyer, caseRecord, to: "test")
+        let document = try #require(state.documents[added[0].id])
+        let (documentKey, _) = try env.vault.documentKeyAndMetadata(document, theCase: caseRecord, in: state, actor: env.lawyer, action: "test")
         let needles = [Array(marker.utf8),
                        env.lawyer.signing.seed.unprotectedCopy(), env.lawyer.encryption.secretKey.unprotectedCopy(),
-                       env.secondLawyer.encryption.secretKey.unprotectedCopy()]
+                       env.secondLawyer.encryption.secretKey.unprotectedCopy(),
+                       epochKey.key.bytes.unprotectedCopy(), caseKey.key.bytes.unprotectedCopy(), documentKey.key.bytes.unprotectedCopy()]
         var scanned = 0
         let enumerator = try #require(FileManager.default.enumerator(atPath: env.path))
         for case let relative as String in enumerator {

@@ -44,7 +44,7 @@ struct IndexRow: Hashable {
         let names = columns.keys.sorted()
         let verb = table == "identities" ? "INSERT OR IGNORE" : "INSERT"
         let sql = "\(verb) INTO \(table) (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))"
-        try db.execute(sql: sql, arguments: StatementArguments(names.map { columns[$0]! }))
+        try db.execute(sql: sql, arguments: StatementArguments(names.map { columns[$0] ?? .null }))
     }
 
     /// The rows an event implies, given the state before it (Docs/FORMAT.md §9).
