@@ -30,11 +30,7 @@ enum KeyWrap {
     /// Seals `epochKey` for `groupID`/`epoch` to a reader's X25519 key. The plaintext
     /// carries the group and epoch, checked on opening.
     static func sealEpochKey(_ epochKey: GroupEpochKey, groupID: ObjectID, epoch: UInt32, to recipient: EncryptionPublicKey) throws -> [UInt8] {
-        var writer = ByteWriter()
-        writer.header(.epochKeyWrap, version: 1)
-        writer.id(groupID)
-        writer.u32(epoch)
-        let prefix = writer.bytes
+        let prefix = epochWrapPrefix(groupID: groupID, epoch: epoch)
         let plaintext = try SecureBytes.filling(count: prefix.count + SymmetricKey.length) { out in
             prefix.withUnsafeBytes { out.copyMemory(from: $0) }
             epochKey.key.bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[prefix.count...]).copyMemory(from: $0) }
@@ -46,16 +42,21 @@ enum KeyWrap {
     static func openEpochKey(_ wrap: [UInt8], groupID: ObjectID, epoch: UInt32, with identity: UnlockedIdentity) throws -> GroupEpochKey {
         let what = "epoch \(epoch) key wrap of group \(groupID.hex)"
         let plaintext = try SealedBox.open(wrap, with: identity.encryption, what: what)
-        var writer = ByteWriter()
-        writer.header(.epochKeyWrap, version: 1)
-        writer.id(groupID)
-        writer.u32(epoch)
-        let prefix = writer.bytes
+        let prefix = epochWrapPrefix(groupID: groupID, epoch: epoch)
         let matches = plaintext.count == prefix.count + SymmetricKey.length
             && plaintext.withUnsafeBytes { Array($0.prefix(prefix.count)) } == prefix
         guard matches else { throw CryptoError.authenticationFailed(what: what) }
         let key = try plaintext.withUnsafeBytes { try SecureBytes(copying: UnsafeRawBufferPointer(rebasing: $0[prefix.count...])) }
         return GroupEpochKey(try SymmetricKey(bytes: key))
+    }
+
+    /// The sealed plaintext before the key: type `0x30`, version 1, group id, epoch.
+    private static func epochWrapPrefix(groupID: ObjectID, epoch: UInt32) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.header(.epochKeyWrap, version: 1)
+        writer.id(groupID)
+        writer.u32(epoch)
+        return writer.bytes
     }
 
     // MARK: case key under epoch key
