@@ -232,8 +232,10 @@ extension Vault {
 
     /// Decrypts a document to `path`. Readers only. Nothing is left at `path`
     /// unless every check passed; an existing file is replaced only with `force`.
+    /// - Parameter allowVisibleTemporary: accept a destination file system without
+    ///   `O_TMPFILE`, where an interrupted export could leave partial plaintext.
     public func export(_ documentText: String, to path: String, force: Bool = false, as actor: UnlockedIdentity,
-                       progress: ((UInt64, UInt64) -> Void)? = nil) throws -> DocumentSummary {
+                       allowVisibleTemporary: Bool = false, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> DocumentSummary {
         let state = try replay()
         let document = try state.resolveDocument(documentText)
         guard let theCase = state.cases[document.record.caseID] else { throw VaultError(.integrity, "document names a missing case") }
@@ -245,7 +247,8 @@ extension Vault {
         let plaintext: DurableFile?
         do {
             plaintext = try DocumentStream.decrypt(record: document.record, metadata: metadata, key: key, store: blobs,
-                                                   outputFolder: folder.isEmpty ? "." : folder, calls: calls, progress: progress)
+                                                   outputFolder: folder.isEmpty ? "." : folder, calls: calls,
+                                                   allowVisibleTemporary: allowVisibleTemporary, progress: progress)
         } catch let error as SystemCallError {
             throw VaultError(.io, "exporting document \(document.record.documentID.hex) failed, nothing was written: \(error)")
         }

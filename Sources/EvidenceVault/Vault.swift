@@ -104,7 +104,7 @@ public final class Vault: @unchecked Sendable {
 
     /// Replays the whole ledger; fails closed on the first violation.
     public func replay() throws -> LedgerState {
-        let state = try database.read { db in try Self.replay(db, onto: LedgerState()) }
+        let state = try databaseAccess { try database.read { db in try Self.replay(db, onto: LedgerState()) } }
         do {
             try anchor(state)
             return state
@@ -148,7 +148,7 @@ public final class Vault: @unchecked Sendable {
     func append(as actor: UnlockedIdentity, now: Date = Date(), state cached: LedgerState? = nil,
                 _ makeBody: (LedgerState) throws -> EventBody) throws -> (Event, LedgerState) {
         var result: (Event, LedgerState)?
-        try database.writeWithoutTransaction { db in
+        try databaseAccess { try database.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
                 if let cached, cached.count > 0 {
                     // The ledger must still hold the head this state was built on (no rollback underneath us).
@@ -177,11 +177,25 @@ public final class Vault: @unchecked Sendable {
                 result = (event, state)
                 return .commit
             }
-        }
+        } }
         guard let result else { throw VaultError(.io, "transaction did not complete") }
         try anchor(result.1)
         logger.info("event appended", metadata: ["seq": "\(result.0.sequence)", "action": "\(result.0.body.action)"])
         return result
+    }
+
+    /// Runs database work, turning SQLite failures (disk full, I/O error, a
+    /// corrupt file, a lock held too long) into a `VaultError` naming the vault
+    /// database. The transaction, if any, has been rolled back: nothing was written.
+    func databaseAccess<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            let corrupt = [ResultCode.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode)
+            throw VaultError(corrupt ? .integrity : .io,
+                             "vault database \(folder)/\(Self.databaseName): \(error.message ?? "SQLite error \(error.resultCode)")",
+                             hint: corrupt ? "run 'evault verify'; the index can be rebuilt from the ledger with 'evault index rebuild'" : nil)
+        }
     }
 
     /// Drops the index tables and rebuilds them from the ledger, in one transaction.

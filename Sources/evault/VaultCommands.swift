@@ -191,12 +191,15 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: "Document id or unique prefix.") var doc: String
     @Option(name: .long, help: "Destination file.") var out: String
     @Flag(name: .long, help: "Replace an existing file.") var force = false
+    @Flag(name: .long, help: "Allow a destination file system without O_TMPFILE (an interrupted export could leave partial plaintext there).")
+    var allowVisibleTemp = false
     @OptionGroup var vault: VaultOptions
     @OptionGroup var identity: IdentityOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let document = try vault.open().export(doc, to: out, force: force, as: identity.unlock(), progress: ProgressLine.make(label: "decrypting"))
+        let document = try vault.open().export(doc, to: out, force: force, as: identity.unlock(), allowVisibleTemporary: allowVisibleTemp,
+                                               progress: ProgressLine.make(label: "decrypting"))
         if output.json { try Terminal.printJSON(DocumentJSON(document)) } else {
             print("Exported \(document.id.hex) to \(out) (\(document.metadata?.size ?? 0) bytes; final chunk, blob hash and plaintext commitment checked)")
         }

@@ -19,6 +19,8 @@ final class FaultyCalls: SystemCalls, @unchecked Sendable {
     private(set) var failures = 0
     /// Called before every call, with its kind and path (if any).
     var observe: ((Operation, String) -> Void)?
+    /// Answer `O_TMPFILE` opens with EOPNOTSUPP, like FAT, some FUSE and network file systems.
+    var withoutTmpfile = false
 
     /// Fails the `n`-th call of `operation` from now on, with `code`.
     func arm(_ operation: Operation, at n: Int, errno code: Int32 = EIO) {
@@ -46,6 +48,7 @@ final class FaultyCalls: SystemCalls, @unchecked Sendable {
 
     func open(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
         if let code = shouldFail(.open, path) { errno = code; return -1 }
+        if withoutTmpfile && flags & DurableFile.openTemporaryFile == DurableFile.openTemporaryFile { errno = EOPNOTSUPP; return -1 }
         return real.open(path, flags, mode)
     }
     func write(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
@@ -99,6 +102,21 @@ struct FaultInjectionTests {
         #expect(try env.export(added.id) == content)
     }
 
+    @Test("F32: a ledger append that fails inside SQLite leaves no event, no blob, and a clean vault")
+    func refusedLedgerAppend() throws {
+        let env = try TestVault()
+        let before = try env.vault.replay().count
+        // Make SQLite fail the insert of the next event, after the blob is already durable.
+        try env.sql("CREATE TRIGGER fail_append BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'simulated I/O failure'); END")
+        expectVaultError(.io, "vault database", "simulated I/O failure") { try env.add(sampleBytes(300_000)) }
+        try env.sql("DROP TRIGGER fail_append")
+        #expect(try env.vault.replay().count == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: env.blobFolder).isEmpty, "the blob of the failed add was removed")
+        #expect(env.findings().isEmpty, "\(env.findings())")
+        let added = try env.add(sampleBytes(300_000))
+        #expect(try env.export(added.id) == sampleBytes(300_000))
+    }
+
     @Test("F32: failing a write, fsync or link during export leaves nothing at the destination",
           arguments: [FaultyCalls.Operation.write, .fsync, .link])
     func failingExport(operation: FaultyCalls.Operation) throws {
@@ -127,6 +145,24 @@ struct FaultInjectionTests {
                 }
             }
         }
+    }
+
+    @Test("A9: without O_TMPFILE an export is refused unless visible temporary files are allowed; blobs fall back safely")
+    func withoutTmpfile() throws {
+        let calls = FaultyCalls()
+        let env = try TestVault(calls: calls)
+        calls.withoutTmpfile = true
+        let content = sampleBytes(200_000)
+        let document = try env.add(content)  // ciphertext: the named fallback is safe
+        #expect(try FileManager.default.contentsOfDirectory(atPath: env.blobFolder) == [Hex.encode(document.blobHash)])
+        let destination = env.folder.file("exported")
+        expectVaultError(.invalidInput, "O_TMPFILE", "partial plaintext") {
+            _ = try env.vault.export(document.id.hex, to: destination, as: env.lawyer)
+        }
+        #expect(!FileManager.default.fileExists(atPath: destination))
+        _ = try env.vault.export(document.id.hex, to: destination, as: env.lawyer, allowVisibleTemporary: true)
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: destination))) == content)
+        #expect(try env.filesInScratch().allSatisfy { !$0.hasPrefix(".tmp-") })
     }
 
     @Test("F34: a failed fsync on identity passwd leaves the old file, never retried into success")

@@ -18,7 +18,7 @@ extension Vault {
     public func log() throws -> [LogEntry] {
         var state = LedgerState()
         var entries: [LogEntry] = []
-        let events = try database.read { db in try Array(StoredEvent.fetch(db).map(StoredEvent.init)) }
+        let events = try databaseAccess { try database.read { db in try Array(StoredEvent.fetch(db).map(StoredEvent.init)) } }
         for stored in events {
             let event: Event
             do { event = try stored.decode() } catch {

@@ -121,7 +121,8 @@ enum DocumentStream {
     /// reader's verify uses this to name the damaged chunk).
     @discardableResult
     static func decrypt(record: DocumentRecord, metadata: DocumentMetadata, key: DocumentKey, store: BlobStore,
-                        outputFolder: String?, calls: SystemCalls, progress: Progress? = nil) throws -> DurableFile? {
+                        outputFolder: String?, calls: SystemCalls, allowVisibleTemporary: Bool = false,
+                        progress: Progress? = nil) throws -> DurableFile? {
         let document = "document \(record.documentID.hex)"
         let blobPath = store.path(for: record.blobHash)
         let input: ReadableFile
@@ -153,7 +154,7 @@ enum DocumentStream {
         plaintextHash.update(metadata.commitmentSalt)
         var plaintextSize: UInt64 = 0
 
-        let output = try outputFolder.map { try DurableFile(in: $0, calls: calls) }
+        let output = try outputFolder.map { try DurableFile(in: $0, calls: calls, allowVisibleTemporary: allowVisibleTemporary) }
         let bodySize = Int(record.blobSize) - BlobHeader.length
         var bodyRead = 0
         var consumed = UInt64(BlobHeader.length)

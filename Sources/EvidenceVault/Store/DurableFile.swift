@@ -20,7 +20,10 @@ final class DurableFile {
     private var temporaryPath: String?
     private var finished = false
 
-    init(in folder: String, calls: SystemCalls = POSIXCalls()) throws {
+    /// - Parameter allowVisibleTemporary: whether a named temporary file may stand in
+    ///   where the file system lacks `O_TMPFILE`. Exports of plaintext refuse it by
+    ///   default: a `kill -9` could leave partial plaintext in such a file.
+    init(in folder: String, calls: SystemCalls = POSIXCalls(), allowVisibleTemporary: Bool = true) throws {
         self.folder = folder
         self.calls = calls
         let anonymous = calls.open(folder, Self.openTemporaryFile | O_WRONLY | O_CLOEXEC, 0o600)
@@ -28,6 +31,10 @@ final class DurableFile {
             descriptor = anonymous
             temporaryPath = nil
         } else if [EOPNOTSUPP, EISDIR, EINVAL].contains(errno) {
+            guard allowVisibleTemporary else {
+                throw VaultError(.invalidInput, "the file system of \(folder) cannot keep a file invisible while it is written (no O_TMPFILE): an interrupted export could leave partial plaintext there",
+                                 hint: "export to a folder on a local file system (ext4, xfs, btrfs, tmpfs), or pass --allow-visible-temp")
+            }
             let path = "\(folder)/.tmp-\(Hex.encodeRandomSuffix())"
             descriptor = try systemCall("open", path: path) { calls.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
             temporaryPath = path
