@@ -56,14 +56,14 @@ extension LedgerState {
     /// by choosing a case id that looks like someone else's reference. Errors
     /// never repeat the text: it may be a sealed case reference.
     func resolveCase(_ text: String, actor: UnlockedIdentity?) throws -> Case {
-        if let id = ObjectID(hex: text), let found = cases[id] { return found }
+        let byID = ObjectID(hex: text).flatMap { cases[$0] }.map { [$0] } ?? []
         let byReference = actor.map { cases(withReference: text, readableBy: $0) } ?? []
         let lowered = text.lowercased()
         var byPrefix: [Case] = []
         if lowered.count >= 4, lowered.allSatisfy(\.isHexDigit) {
             byPrefix = cases.values.filter { $0.id.hex.hasPrefix(lowered) }
         }
-        let candidates = Set(byReference.map(\.id)).union(byPrefix.map(\.id))
+        let candidates = Set(byReference.map(\.id)).union(byPrefix.map(\.id)).union(byID.map(\.id))
         guard candidates.count <= 1 else {
             throw VaultError(.invalidInput, "the case given matches \(candidates.count) cases (by reference or id prefix)",
                              hint: "give the full 32-character case id")

@@ -127,6 +127,12 @@ extension Vault {
         let (_, state) = try append(as: actor) { state in
             let group = try state.requireGroup(named: groupName)
             let epochKey = try state.epochKey(for: actor, in: group, to: "open cases in it")
+            let lowered = reference.lowercased()
+            let looksLikeID = lowered.count >= 4 && lowered.allSatisfy(\.isHexDigit)
+                && state.cases.keys.contains { $0.hex.hasPrefix(lowered) }
+            if looksLikeID {
+                throw VaultError(.invalidInput, "this case reference is also the start of an existing case id; choose another reference")
+            }
             if !state.cases(withReference: reference, readableBy: actor).isEmpty {
                 throw VaultError(.alreadyExists, "a case with this reference already exists in a group you can read")
             }
@@ -239,7 +245,8 @@ extension Vault {
         let state = try replay()
         let document = try state.resolveDocument(documentText)
         guard let theCase = state.cases[document.record.caseID] else { throw VaultError(.integrity, "document names a missing case") }
-        if !force && FileManager.default.fileExists(atPath: path) {
+        var status = stat()
+        if !force && lstat(path, &status) == 0 {  // lstat: a dangling symbolic link counts as existing
             throw VaultError(.alreadyExists, "\(path) already exists; refusing to overwrite it", hint: "pass --force to replace it")
         }
         let (key, metadata) = try documentKeyAndMetadata(document, theCase: theCase, in: state, actor: actor, action: "export documents")
@@ -257,9 +264,12 @@ extension Vault {
         // is discarded and never appears; the plaintext appears only once recorded.
         try append(as: actor, state: state) { _ in .documentExported(documentID: document.record.documentID, caseID: theCase.id) }
         do {
-            try plaintext?.commit(to: path, replacing: force)
-        } catch let error as SystemCallError {
-            throw VaultError(.io, "document \(document.record.documentID.hex): the export was recorded but the file could not be put in place: \(error)")
+            // Replacing plaintext: the old file is unlinked and the new one linked in its
+            // place, so that no complete copy ever sits under a temporary name.
+            try plaintext?.commit(to: path, replacing: force, atomicReplace: false)
+        } catch {
+            let reason = (error as? VaultError)?.message ?? "\(error)"
+            throw VaultError(.io, "document \(document.record.documentID.hex): the export was recorded in the ledger, but the file could not be put in place: \(reason)")
         }
         logger.info("document exported", metadata: ["document": "\(document.record.documentID.hex)"])
         return try documentSummary(document, in: state, actor: actor)

@@ -19,8 +19,6 @@ public final class Vault: @unchecked Sendable {
     let logger: Logger
     /// What this machine remembers about vaults (nil: no anchoring, e.g. in tests and the demo).
     public let knownVaults: KnownVaults?
-    /// Set by the first replay if this machine had never seen this vault before.
-    public private(set) var firstUse: KnownVaults.Entry?
 
     static let databaseName = "vault.sqlite"
     static let blobFolderName = "blobs"
@@ -56,7 +54,7 @@ public final class Vault: @unchecked Sendable {
         }
         let vault = try Vault(folder: folder, database: openDatabase(folder: folder), calls: calls, logger: logger, knownVaults: knownVaults)
         let vaultID = try ObjectID.random()
-        _ = try vault.append(as: creator, now: now) { state in
+        _ = try vault.append(as: creator, now: now, creatingVault: true) { state in
             guard state.count == 0 else { throw VaultError(.alreadyExists, "\(folder) already holds a vault") }
             return .genesis(vaultID: vaultID, creator: creator.publicIdentity)
         }
@@ -102,30 +100,41 @@ public final class Vault: @unchecked Sendable {
 
     // MARK: ledger
 
-    /// Replays the whole ledger; fails closed on the first violation.
+    /// Replays the whole ledger; fails closed on the first violation, and on a
+    /// vault that contradicts what this machine remembers (`KnownVaults`).
     public func replay() throws -> LedgerState {
-        let state = try databaseAccess { try database.read { db in try Self.replay(db, onto: LedgerState()) } }
-        do {
-            try anchor(state)
-            return state
-        } catch let error as VaultError where error.kind == .integrity && knownVaults != nil {
-            // Another process may have committed, and remembered its new head, after our
-            // read: the remembered head is written only after its commit, so a second
-            // read made now sees at least that state. A real rollback fails again.
-            let fresh = try database.read { db in try Self.replay(db, onto: state) }
-            try anchor(fresh)
-            return fresh
+        // What this machine remembers is read first: heads are remembered only after
+        // their commit, so the ledger read next is at least as long as any of them.
+        let pin = try knownVaults?.pin(for: folder)
+        // Signatures up to the head this machine verified in full before are not
+        // checked again; anchor() then requires that head's hash, which the hash
+        // chain ties to every event before it.
+        let state = try databaseAccess {
+            try database.read { db in try Self.replay(db, onto: LedgerState(), verifiedThrough: pin?.verifiedHead) }
         }
+        try anchor(state, pin: pin)
+        return state
     }
 
-    /// Checks a replayed state against the remembered vault and remembers its head.
-    private func anchor(_ state: LedgerState) throws {
-        guard let knownVaults else { return }
-        if case .firstUse(let entry) = try knownVaults.check(state, folder: folder), firstUse == nil { firstUse = entry }
+    /// Refuses a state that contradicts the pin, then remembers its head.
+    func anchor(_ state: LedgerState, pin: KnownVaults.Pin?) throws {
+        guard let knownVaults, let pin else { return }
+        if let problem = knownVaults.problem(with: state, pin: pin, folder: folder) {
+            throw Self.anchorError(folder: folder, problem: problem)
+        }
+        try knownVaults.remember(state, folder: folder)
+    }
+
+    static func anchorError(folder: String, problem: String) -> VaultError {
+        VaultError(.integrity, "the vault at \(folder) \(problem)",
+                   hint: "someone may have replaced or rolled back the vault; compare with a backup or another member's copy. If you restored it yourself, remove its entry from your known-vaults.json")
     }
 
     /// Applies the events after `state`'s head.
-    static func replay(_ db: Database, onto initial: LedgerState) throws -> LedgerState {
+    /// - Parameter verifiedThrough: events up to this sequence number skip the
+    ///   signature check (see `LedgerState.apply`); the caller must then check the
+    ///   state's hash at that position against what was verified before.
+    static func replay(_ db: Database, onto initial: LedgerState, verifiedThrough: UInt64? = nil) throws -> LedgerState {
         var state = initial
         let rows = try StoredEvent.fetch(db, from: state.count)
         while let row = try rows.next() {
@@ -133,7 +142,8 @@ public final class Vault: @unchecked Sendable {
             do { event = try StoredEvent(row).decode() } catch {
                 throw VaultError(.integrity, "\(error)", hint: "run 'evault verify' for a full report")
             }
-            do { try state.apply(event) } catch let violation as LedgerViolation {
+            let alreadyVerified = verifiedThrough.map { event.sequence <= $0 } ?? false
+            do { try state.apply(event, signatureAlreadyVerified: alreadyVerified) } catch let violation as LedgerViolation {
                 throw VaultError(.integrity, violation.description, hint: "run 'evault verify' for a full report")
             }
         }
@@ -145,7 +155,7 @@ public final class Vault: @unchecked Sendable {
     /// processes) serialise here and each sees the other's events first, so the
     /// ledger stays a single chain (ATTACKS.md 36).
     @discardableResult
-    func append(as actor: UnlockedIdentity, now: Date = Date(), state cached: LedgerState? = nil,
+    func append(as actor: UnlockedIdentity, now: Date = Date(), state cached: LedgerState? = nil, creatingVault: Bool = false,
                 _ makeBody: (LedgerState) throws -> EventBody) throws -> (Event, LedgerState) {
         var result: (Event, LedgerState)?
         try databaseAccess { try database.writeWithoutTransaction { db in
@@ -158,11 +168,13 @@ public final class Vault: @unchecked Sendable {
                                          hint: "run 'evault verify'")
                     }
                 }
-                var state = try Self.replay(db, onto: cached ?? LedgerState())
-                // Never sign on top of a vault that was swapped or rolled back (ATTACKS.md 26).
-                if let knownVaults, let problem = knownVaults.problem(with: state, folder: folder) {
-                    throw VaultError(.integrity, "the vault at \(folder) \(problem); nothing was written",
-                                     hint: "someone may have replaced or rolled back the vault; compare with a backup or another member's copy")
+                // Holding the write lock: every remembered head belongs to a commit before ours.
+                let pin = try knownVaults?.pin(for: folder)
+                var state = try Self.replay(db, onto: cached ?? LedgerState(), verifiedThrough: cached == nil ? pin?.verifiedHead : nil)
+                // Never sign on top of a vault that was swapped or rolled back (ATTACKS.md 26);
+                // a new genesis at a reused path is this machine's own doing.
+                if !creatingVault, let knownVaults, let pin, let problem = knownVaults.problem(with: state, pin: pin, folder: folder) {
+                    throw Self.anchorError(folder: folder, problem: problem + "; nothing was written")
                 }
                 let body = try makeBody(state)
                 let event = try Event(sequence: state.count, previousHash: state.headHash,
@@ -179,7 +191,11 @@ public final class Vault: @unchecked Sendable {
             }
         } }
         guard let result else { throw VaultError(.io, "transaction did not complete") }
-        try anchor(result.1)
+        // Committed: from here nothing may report failure. Remembering the new head
+        // is best effort (it only moves forward); the next command re-checks anyway.
+        do { try knownVaults?.remember(result.1, folder: folder, replacingPath: creatingVault) } catch {
+            logger.warning("could not remember the new ledger head", metadata: ["error": "\(error)"])
+        }
         logger.info("event appended", metadata: ["seq": "\(result.0.sequence)", "action": "\(result.0.body.action)"])
         return result
     }
@@ -205,15 +221,18 @@ public final class Vault: @unchecked Sendable {
     /// damaged file (kept beside it as `vault.sqlite.corrupt-<time>`); this `Vault`
     /// is then closed and must be opened again.
     public func rebuildIndex() throws -> Int {
+        // The ledger the index is rebuilt from must be the one this machine knows.
+        let pin = try knownVaults?.pin(for: folder)
+        let check: (LedgerState) throws -> Void = { [self] state in try anchor(state, pin: pin) }
         do {
-            return try database.writeWithoutTransaction { db in try Self.rebuildProjection(db, clearing: true) }
+            return try database.writeWithoutTransaction { db in try Self.rebuildProjection(db, clearing: true, check: check) }
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode) {
-            return try rebuildIntoNewFile()
+            return try rebuildIntoNewFile(check: check)
         }
     }
 
     /// Empties the projection tables and refills them from the `events` table, in one transaction.
-    private static func rebuildProjection(_ db: Database, clearing: Bool) throws -> Int {
+    private static func rebuildProjection(_ db: Database, clearing: Bool, check: (LedgerState) throws -> Void) throws -> Int {
         var count = 0
         try db.inTransaction(.immediate) {
             if clearing { for table in Schema.projectionTables { try db.execute(sql: "DELETE FROM \(table)") } }
@@ -231,12 +250,13 @@ public final class Vault: @unchecked Sendable {
                 for indexRow in indexRows { try indexRow.insert(db) }
                 count += 1
             }
+            try check(state)
             return .commit
         }
         return count
     }
 
-    private func rebuildIntoNewFile() throws -> Int {
+    private func rebuildIntoNewFile(check: (LedgerState) throws -> Void) throws -> Int {
         let events: [(Int64, Data, Data)]
         do {
             events = try database.read { db in
@@ -265,7 +285,7 @@ public final class Vault: @unchecked Sendable {
                 }
                 return .commit
             }
-            let count = try Self.rebuildProjection(db, clearing: false)
+            let count = try Self.rebuildProjection(db, clearing: false, check: check)
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
             return count
         }

@@ -19,9 +19,10 @@ struct VaultOptions: ParsableArguments {
 
     static func knownVaults() -> KnownVaults {
         let known = KnownVaults.forCurrentUser()
-        known.onFirstUse = { entry, file in
-            Terminal.note("evault: note: first use of vault \(entry.vaultID) on this machine (creator \(entry.creator.prefix(16))…);"
-                          + " remembered in \(file), so a swapped or rolled-back vault will be refused")
+        known.onFirstUse = { vaultID, entry, file in
+            let creator = Hex.decode(entry.creator).flatMap { try? Fingerprint(rawValue: $0) }?.readable ?? entry.creator
+            Terminal.note("evault: note: first use of vault \(vaultID) on this machine, created by \(creator);"
+                          + " compare both with your custodian. Remembered in \(file): a swapped or rolled-back vault will be refused")
         }
         return known
     }

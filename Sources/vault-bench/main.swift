@@ -33,6 +33,32 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "memory" {
     exit(0)
 }
 
+// `vault-bench ledger N`: a vault with N documents, then the time of one full ledger
+// replay (what every command does first) and of a keyless verify.
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "ledger", let count = Int(CommandLine.arguments[2]) {
+    let folder = NSTemporaryDirectory() + "vault-bench-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let custodian = try UnlockedIdentity.generate(name: "bench")
+    let vault = try Vault.create(at: folder + "/vault", creator: custodian)
+    try vault.createGroup(named: "bench", as: custodian)
+    let theCase = try vault.createCase(inGroup: "bench", reference: "BENCH", as: custodian)
+    let file = folder + "/small.txt"
+    try Data("small document".utf8).write(to: URL(fileURLWithPath: file))
+    let addStart = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<count { _ = try vault.addDocuments([NewDocument(path: file, kind: .other)], toCase: theCase.id.hex, as: custodian) }
+    let addSeconds = Double(DispatchTime.now().uptimeNanoseconds - addStart) / 1e9
+    let replayStart = DispatchTime.now().uptimeNanoseconds
+    let state = try vault.replay()
+    let replaySeconds = Double(DispatchTime.now().uptimeNanoseconds - replayStart) / 1e9
+    let verifyStart = DispatchTime.now().uptimeNanoseconds
+    let report = vault.verify()
+    let verifySeconds = Double(DispatchTime.now().uptimeNanoseconds - verifyStart) / 1e9
+    print(String(format: "vault-bench ledger: %d documents added in %.2f s (%.1f ms each, each a full replay + fsyncs)", count, addSeconds, addSeconds * 1000 / Double(count)))
+    print(String(format: "  replay of %d events: %.3f s (%.1f us per event); verify: %.3f s, clean: %@", Int(state.count), replaySeconds,
+                 replaySeconds * 1e6 / Double(state.count), verifySeconds, report.isClean ? "yes" : "NO"))
+    exit(0)
+}
+
 let megabytes = Int(CommandLine.arguments.dropFirst().first ?? "") ?? 1024
 let total = megabytes << 20
 let chunk = 64 * 1024

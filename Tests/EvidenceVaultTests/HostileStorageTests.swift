@@ -46,15 +46,17 @@ struct HostileStorageTests {
         expectVaultError(.invalidInput, "not a regular file") { _ = try IdentityStore.load(folder.path) }
     }
 
-    @Test("a reference that is also another case's id prefix is ambiguous, not captured")
+    @Test("a case reference that is also the start of a case id is refused, so lookups cannot be captured")
     func referenceVersusPrefix() throws {
         let env = try TestVault()
         let prefix = String(env.caseID.hex.prefix(6))
-        let other = try env.vault.createCase(inGroup: "wg", reference: prefix, as: env.lawyer)
-        expectVaultError(.invalidInput, "matches 2 cases") { _ = try env.vault.documents(inCase: prefix, as: env.lawyer) }
-        #expect(try env.vault.documents(inCase: other.id.hex, as: env.lawyer).isEmpty)
-        // Without an identity the prefix alone decides.
-        #expect(try env.vault.documents(inCase: prefix, as: nil).isEmpty)
+        expectVaultError(.invalidInput, "start of an existing case id") {
+            _ = try env.vault.createCase(inGroup: "wg", reference: prefix, as: env.lawyer)
+        }
+        expectVaultError(.invalidInput, "start of an existing case id") {
+            _ = try env.vault.createCase(inGroup: "wg", reference: env.caseID.hex, as: env.lawyer)
+        }
+        #expect(try env.vault.documents(inCase: prefix, as: env.lawyer).isEmpty, "the prefix still finds the case")
     }
 
     @Test("a trigger planted in the schema is reported, and the database is owner-only")

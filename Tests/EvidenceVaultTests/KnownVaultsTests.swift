@@ -49,15 +49,59 @@ struct KnownVaultsTests {
         }
     }
 
-    @Test("first use is remembered, later uses agree")
+    @Test("first use is announced once and remembered; later uses agree")
     func firstUse() throws {
         let anchored = try Anchored()
+        nonisolated(unsafe) var announced: [String] = []
+        anchored.known.onFirstUse = { vaultID, _, _ in announced.append(vaultID) }
+        let vaultID = try anchored.open().replay().vaultID?.hex
+        _ = try anchored.open().replay()
+        _ = try anchored.open().log()
+        #expect(announced == [vaultID].compactMap { $0 })
+    }
+
+    @Test("a symbolic link swapped in for the vault folder is refused: paths are not resolved, vaults are known by id")
+    func symlinkSwap() throws {
+        let anchored = try Anchored()
         let vault = try anchored.open()
+        try anchored.add(vault, "one")
+        let old = try anchored.snapshot("old-copy")
+        try anchored.add(vault, "two")
         _ = try vault.replay()
-        #expect(vault.firstUse?.vaultID == (try vault.replay().vaultID?.hex))
-        let again = try anchored.open()
-        _ = try again.replay()
-        #expect(again.firstUse == nil)
+        // The folder becomes a link to the old copy (same vault id, shorter ledger).
+        let real = anchored.env.folder.file("real-vault")
+        try FileManager.default.moveItem(atPath: anchored.env.path, toPath: real)
+        try FileManager.default.createSymbolicLink(atPath: anchored.env.path, withDestinationPath: old)
+        expectVaultError(.integrity, "rolled back or cut") { _ = try anchored.open().replay() }
+        // And a link to another vault entirely.
+        let other = try TestVault()
+        try FileManager.default.removeItem(atPath: anchored.env.path)
+        try FileManager.default.createSymbolicLink(atPath: anchored.env.path, withDestinationPath: other.path)
+        expectVaultError(.integrity, "not vault") { _ = try anchored.open().replay() }
+    }
+
+    @Test("an emptied ledger, a cut log and an index rebuild on a cut vault are refused")
+    func emptiedAndCut() throws {
+        let anchored = try Anchored()
+        let vault = try anchored.open()
+        try anchored.add(vault, "one")
+        let count = try anchored.eventCount()
+        try anchored.env.sql("DELETE FROM events WHERE seq = ?", [count - 1])
+        expectVaultError(.integrity, "rolled back or cut") { _ = try anchored.open().log() }
+        expectVaultError(.integrity, "rolled back or cut") { _ = try anchored.open().rebuildIndex() }
+        try anchored.env.sql("DELETE FROM events")
+        expectVaultError(.integrity, "has no ledger") { _ = try anchored.open().groups() }
+    }
+
+    @Test("a new vault created by this machine at a reused path replaces the old memory")
+    func recreateAtSamePath() throws {
+        let anchored = try Anchored()
+        _ = try anchored.open().replay()
+        try FileManager.default.removeItem(atPath: anchored.env.path)
+        let creator = try UnlockedIdentity.generate(name: "new-creator")
+        let fresh = try Vault.create(at: anchored.env.path, creator: creator, knownVaults: anchored.known)
+        #expect(try fresh.replay().count == 1)
+        #expect(try anchored.open().replay().creator == creator.fingerprint)
     }
 
     @Test("D26: an older copy of the whole vault is refused for reading and writing, and verify reports it")

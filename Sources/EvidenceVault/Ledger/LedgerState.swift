@@ -83,7 +83,13 @@ public struct LedgerState: Sendable {
     }
 
     /// Checks `event` against the chain, its signature and the rules, then applies it.
-    public mutating func apply(_ event: Event) throws {
+    ///
+    /// - Parameter signatureAlreadyVerified: true only for events up to a head that
+    ///   this machine verified in full before and whose hash the caller checks
+    ///   afterwards (`KnownVaults`): the hash chain then proves the prefix is
+    ///   byte-identical to what was verified, so its signatures need not be
+    ///   checked again. Every other rule is still applied.
+    public mutating func apply(_ event: Event, signatureAlreadyVerified: Bool = false) throws {
         func violation(_ reason: String) -> LedgerViolation { LedgerViolation(sequence: event.sequence, reason: reason) }
         guard event.sequence == count else {
             throw violation("sequence number out of order: expected \(count)")
@@ -103,7 +109,7 @@ public struct LedgerState: Sendable {
             }
             signer = known
         }
-        guard event.hasValidSignature(by: signer.signingKey) else {
+        guard signatureAlreadyVerified || event.hasValidSignature(by: signer.signingKey) else {
             throw violation("signature by \(signer.name) (\(event.actor.readable)) does not verify for a \(event.body.action) event")
         }
 

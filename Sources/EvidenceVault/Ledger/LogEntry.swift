@@ -16,6 +16,7 @@ public struct LogEntry: Sendable {
 extension Vault {
     /// The verified ledger in order; fails closed if any event does not verify.
     public func log() throws -> [LogEntry] {
+        let pin = try knownVaults?.pin(for: folder)
         var state = LedgerState()
         var entries: [LogEntry] = []
         let events = try databaseAccess { try database.read { db in try Array(StoredEvent.fetch(db).map(StoredEvent.init)) } }
@@ -41,6 +42,8 @@ extension Vault {
                                     actorName: state.identities[event.actor]?.name ?? "?", actor: event.actor,
                                     action: event.body.action, objects: objects, hash: event.hash))
         }
+        // The custody view of a swapped or cut vault must not look complete.
+        try anchor(state, pin: pin)
         return entries
     }
 }

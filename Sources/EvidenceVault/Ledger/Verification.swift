@@ -45,6 +45,12 @@ extension Vault {
         var state = LedgerState()
         var stored = 0
         var implied: [String: (IndexRow, UInt64)] = [:]
+        var actualRows: [IndexRow]?
+        // What this machine remembers is read before the ledger (see `KnownVaults.pin`).
+        var pin: KnownVaults.Pin?
+        do { pin = try knownVaults?.pin(for: folder) } catch {
+            findings.append(Finding(object: "known vaults", problem: "\(error)"))
+        }
 
         // SQLite's own structural check first: corrupt pages make everything else suspect (ATTACKS.md 38).
         do {
@@ -72,7 +78,8 @@ extension Vault {
             findings.append(Finding(object: "database", problem: "schema cannot be read: \(error)"))
         }
 
-        // 1. The ledger.
+        // 1. The ledger, and the index in the same read transaction (one snapshot,
+        // even while another process adds).
         do {
             try database.read { db in
                 let rows = try StoredEvent.fetch(db)
@@ -102,22 +109,21 @@ extension Vault {
                 if broken {
                     findings.append(Finding(object: "ledger", problem: "replay stopped at the first broken event; \(stored - Int(state.count)) event(s) from there on are unverified"))
                 }
+                actualRows = try? Schema.projectionTables.flatMap { table in
+                    try Row.fetchAll(db, sql: "SELECT * FROM \(table)").map { IndexRow(table: table, row: $0) }
+                }
             }
         } catch {
             findings.append(Finding(object: "ledger", problem: "cannot be read: \(error)"))
         }
         if stored == 0 { findings.append(Finding(object: "ledger", problem: "is empty: no genesis event")) }
-        if let knownVaults, let problem = knownVaults.problem(with: state, folder: folder) {
+        if let knownVaults, let pin, let problem = knownVaults.problem(with: state, pin: pin, folder: folder) {
             findings.append(Finding(object: "ledger", problem: "against what this machine remembers: the vault \(problem)"))
         }
 
         // 2. The index against the replay.
         do {
-            let actual = try database.read { db in
-                try Schema.projectionTables.flatMap { table in
-                    try Row.fetchAll(db, sql: "SELECT * FROM \(table)").map { IndexRow(table: table, row: $0) }
-                }
-            }
+            guard let actual = actualRows else { throw VaultError(.integrity, "the index tables could not be read") }
             var seen = Set<String>()
             for row in actual {
                 seen.insert(row.name)
@@ -149,7 +155,7 @@ extension Vault {
         do {
             for name in try blobs.allNames().sorted() where !state.blobNames.contains(name) {
                 let problem = name.hasPrefix(".tmp-") ? "leftover temporary file (an interrupted write); safe to remove"
-                    : "is not named by any ledger event (orphan or injected)"
+                    : "is not named by any ledger event (an orphan of an interrupted add, an add still in progress, or injected)"
                 findings.append(Finding(object: "blob file \(name)", problem: problem))
             }
         } catch {
@@ -158,7 +164,7 @@ extension Vault {
 
         // A clean vault's head is remembered, so that the next verify detects a rollback.
         if findings.isEmpty, let knownVaults {
-            do { try knownVaults.check(state, folder: folder) } catch {
+            do { try knownVaults.remember(state, folder: folder) } catch {
                 findings.append(Finding(object: "ledger", problem: "\(error)"))
             }
         }

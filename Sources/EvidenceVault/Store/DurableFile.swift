@@ -68,8 +68,13 @@ final class DurableFile {
     }
 
     /// Makes the file durable and visible as `path`.
-    /// - Parameter replacing: replace an existing file atomically; otherwise an existing file is an error.
-    func commit(to path: String, replacing: Bool) throws {
+    /// - Parameters:
+    ///   - replacing: replace an existing file; otherwise an existing file is an error.
+    ///   - atomicReplace: replace through a staging name and `rename` (the old file
+    ///     or the new one is always there), or, when false, unlink the old file
+    ///     and link the new one (briefly neither is there, but the new content
+    ///     never exists under any other name: used for plaintext).
+    func commit(to path: String, replacing: Bool, atomicReplace: Bool = true) throws {
         precondition(!finished, "DurableFile committed twice")
         try systemCall("fsync", path: path, retryOnInterrupt: false) { calls.fsync(descriptor) }
         if let temporaryPath {
@@ -82,7 +87,10 @@ final class DurableFile {
             self.temporaryPath = nil
         } else {
             let procPath = "/proc/self/fd/\(descriptor)"
-            if replacing {
+            if replacing && !atomicReplace {
+                if unlink(path) != 0 && errno != ENOENT { throw SystemCallError(function: "unlink", path: path, errno: errno) }
+                try linkNoReplace(from: procPath, flags: AT_SYMLINK_FOLLOW, to: path)
+            } else if replacing {
                 let staging = "\(folder)/.tmp-\(Hex.encodeRandomSuffix())"
                 try linkNoReplace(from: procPath, flags: AT_SYMLINK_FOLLOW, to: staging)
                 do {
