@@ -39,7 +39,9 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "ledger", let c
     let folder = NSTemporaryDirectory() + "vault-bench-\(UUID().uuidString)"
     defer { try? FileManager.default.removeItem(atPath: folder) }
     let custodian = try UnlockedIdentity.generate(name: "bench")
-    let vault = try Vault.create(at: folder + "/vault", creator: custodian)
+    // As the CLI does: remembered heads spare re-verifying signatures already verified.
+    let known = KnownVaults(path: folder + "/state/known-vaults.json")
+    let vault = try Vault.create(at: folder + "/vault", creator: custodian, knownVaults: known)
     try vault.createGroup(named: "bench", as: custodian)
     let theCase = try vault.createCase(inGroup: "bench", reference: "BENCH", as: custodian)
     let file = folder + "/small.txt"
@@ -50,12 +52,16 @@ if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "ledger", let c
     let replayStart = DispatchTime.now().uptimeNanoseconds
     let state = try vault.replay()
     let replaySeconds = Double(DispatchTime.now().uptimeNanoseconds - replayStart) / 1e9
+    let fullStart = DispatchTime.now().uptimeNanoseconds
+    _ = try Vault.open(at: folder + "/vault").replay()
+    let fullSeconds = Double(DispatchTime.now().uptimeNanoseconds - fullStart) / 1e9
     let verifyStart = DispatchTime.now().uptimeNanoseconds
     let report = vault.verify()
     let verifySeconds = Double(DispatchTime.now().uptimeNanoseconds - verifyStart) / 1e9
     print(String(format: "vault-bench ledger: %d documents added in %.2f s (%.1f ms each, each a full replay + fsyncs)", count, addSeconds, addSeconds * 1000 / Double(count)))
-    print(String(format: "  replay of %d events: %.3f s (%.1f us per event); verify: %.3f s, clean: %@", Int(state.count), replaySeconds,
-                 replaySeconds * 1e6 / Double(state.count), verifySeconds, report.isClean ? "yes" : "NO"))
+    print(String(format: "  replay of %d events: %.3f s (%.1f us per event) with the remembered head, %.3f s (%.1f us) checking every signature;",
+                 Int(state.count), replaySeconds, replaySeconds * 1e6 / Double(state.count), fullSeconds, fullSeconds * 1e6 / Double(state.count)))
+    print(String(format: "  keyless verify (every signature, index, blobs): %.3f s, clean: %@", verifySeconds, report.isClean ? "yes" : "NO"))
     exit(0)
 }
 
