@@ -245,8 +245,15 @@ extension Vault {
         let state = try replay()
         let document = try state.resolveDocument(documentText)
         guard let theCase = state.cases[document.record.caseID] else { throw VaultError(.integrity, "document names a missing case") }
+        guard !path.hasSuffix("/"), !path.isEmpty else {
+            throw VaultError(.invalidInput, "the destination \(path) names a folder; give a file name")
+        }
         var status = stat()
-        if !force && lstat(path, &status) == 0 {  // lstat: a dangling symbolic link counts as existing
+        let exists = lstat(path, &status) == 0  // lstat: a dangling symbolic link counts as existing
+        if exists && force && (status.st_mode & S_IFMT) != S_IFREG && (status.st_mode & S_IFMT) != S_IFLNK {
+            throw VaultError(.invalidInput, "the destination \(path) exists and is not a file; --force replaces only files")
+        }
+        if !force && exists {
             throw VaultError(.alreadyExists, "\(path) already exists; refusing to overwrite it", hint: "pass --force to replace it")
         }
         let (key, metadata) = try documentKeyAndMetadata(document, theCase: theCase, in: state, actor: actor, action: "export documents")

@@ -162,15 +162,17 @@ public final class Vault: @unchecked Sendable {
             try db.inTransaction(.immediate) {
                 if let cached, cached.count > 0 {
                     // The ledger must still hold the head this state was built on (no rollback underneath us).
-                    let storedHead = try Data.fetchOne(db, sql: "SELECT hash FROM events WHERE seq = ?", arguments: [Int64(cached.count - 1)])
-                    guard storedHead.map(Array.init) == cached.headHash else {
+                    // Hash the stored bytes: the hash column is whatever the storage says.
+                    let storedHead = try Data.fetchOne(db, sql: "SELECT bytes FROM events WHERE seq = ?", arguments: [Int64(cached.count - 1)])
+                    guard storedHead.map({ SHA256Stream.hash($0) }) == cached.headHash else {
                         throw VaultError(.integrity, "the ledger changed underneath this operation (event \(cached.count - 1) differs or vanished)",
                                          hint: "run 'evault verify'")
                     }
                 }
                 // Holding the write lock: every remembered head belongs to a commit before ours.
                 let pin = try knownVaults?.pin(for: folder)
-                var state = try Self.replay(db, onto: cached ?? LedgerState(), verifiedThrough: cached == nil ? pin?.verifiedHead : nil)
+                var state = try Self.replay(db, onto: cached ?? LedgerState(),
+                                            verifiedThrough: cached == nil && !creatingVault ? pin?.verifiedHead : nil)
                 // Never sign on top of a vault that was swapped or rolled back (ATTACKS.md 26);
                 // a new genesis at a reused path is this machine's own doing.
                 if !creatingVault, let knownVaults, let pin, let problem = knownVaults.problem(with: state, pin: pin, folder: folder) {
@@ -194,6 +196,8 @@ public final class Vault: @unchecked Sendable {
         // Committed: from here nothing may report failure. Remembering the new head
         // is best effort (it only moves forward); the next command re-checks anyway.
         do { try knownVaults?.remember(result.1, folder: folder, replacingPath: creatingVault) } catch {
+            // A new vault this machine cannot remember would be refused by every later command: say so now.
+            if creatingVault { throw VaultError(.io, "the vault was created, but this machine could not remember it: \(error)") }
             logger.warning("could not remember the new ledger head", metadata: ["error": "\(error)"])
         }
         logger.info("event appended", metadata: ["seq": "\(result.0.sequence)", "action": "\(result.0.body.action)"])
@@ -277,8 +281,14 @@ public final class Vault: @unchecked Sendable {
         configuration.journalMode = .wal
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         let queue = try DatabaseQueue(path: fresh, configuration: configuration)
+        func discardFresh() {
+            try? queue.close()
+            for suffix in ["", "-wal", "-shm"] { unlink(fresh + suffix) }
+        }
+        let count: Int
+        do {
         try Schema.migrator.migrate(queue)
-        let count = try queue.writeWithoutTransaction { db in
+        count = try queue.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
                 for (seq, hash, bytes) in events {
                     try db.execute(sql: "INSERT INTO events (seq, hash, bytes) VALUES (?, ?, ?)", arguments: [seq, hash, bytes])
@@ -288,6 +298,10 @@ public final class Vault: @unchecked Sendable {
             let count = try Self.rebuildProjection(db, clearing: false, check: check)
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
             return count
+        }
+        } catch {
+            discardFresh()
+            throw error
         }
         try queue.close()
         try database.close()

@@ -59,6 +59,24 @@ struct HostileStorageTests {
         #expect(try env.vault.documents(inCase: prefix, as: env.lawyer).isEmpty, "the prefix still finds the case")
     }
 
+    @Test("an export to a folder is refused before anything is recorded")
+    func exportToFolder() throws {
+        let env = try TestVault()
+        let document = try env.add(sampleBytes(1000))
+        let folder = env.folder.file("a-folder")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        expectVaultError(.invalidInput, "names a folder") { _ = try env.vault.export(document.id.hex, to: folder + "/", as: env.lawyer) }
+        expectVaultError(.invalidInput, "not a file") { _ = try env.vault.export(document.id.hex, to: folder, force: true, as: env.lawyer) }
+        expectVaultError(.alreadyExists) { _ = try env.vault.export(document.id.hex, to: folder, as: env.lawyer) }
+        #expect(try env.vault.log().filter { $0.action == "document.export" }.isEmpty)
+        // --force replaces a file, leaving no other name behind.
+        let target = env.folder.file("target")
+        try Data([9]).write(to: URL(fileURLWithPath: target))
+        _ = try env.vault.export(document.id.hex, to: target, force: true, as: env.lawyer)
+        #expect(Array(try Data(contentsOf: URL(fileURLWithPath: target))) == sampleBytes(1000))
+        #expect(try env.filesInScratch().allSatisfy { !$0.hasPrefix(".tmp-") })
+    }
+
     @Test("a trigger planted in the schema is reported, and the database is owner-only")
     func plantedTrigger() throws {
         let env = try TestVault()

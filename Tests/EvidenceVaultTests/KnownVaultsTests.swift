@@ -93,6 +93,32 @@ struct KnownVaultsTests {
         expectVaultError(.integrity, "has no ledger") { _ = try anchored.open().groups() }
     }
 
+    @Test("remembering re-checks under the lock: a fork remembered by a concurrent process is not overwritten")
+    func forkNotOverwritten() throws {
+        let anchored = try Anchored()
+        _ = try anchored.open().replay()
+        let copy = try anchored.snapshot("fork-b")
+        // Fork A: one more event, remembered by this machine.
+        let vaultA = try anchored.open()
+        try anchored.add(vaultA, "a1")
+        // Fork B, replayed elsewhere (no memory), then offered to this machine's memory
+        // as a process holding a stale pin would: it lacks fork A's head and is refused.
+        let unanchored = try Vault.open(at: copy)
+        let path = anchored.env.folder.file("b1")
+        try Data([1]).write(to: URL(fileURLWithPath: path))
+        _ = try unanchored.addDocuments([NewDocument(path: path, kind: .other)], toCase: anchored.env.caseID.hex, as: anchored.env.lawyer)
+        _ = try unanchored.addDocuments([NewDocument(path: path, kind: .other)], toCase: anchored.env.caseID.hex, as: anchored.env.lawyer)
+        let stateB = try unanchored.replay()
+        expectVaultError(.integrity, "history was rewritten") { try anchored.known.remember(stateB, folder: copy) }
+        #expect(try anchored.open().replay().count == (try vaultA.replay().count), "fork A stays the remembered one")
+    }
+
+    @Test("paths are keys as written: `..` is not resolved through a link")
+    func pathKeys() {
+        #expect(KnownVaults.key("/a/./b//c") == "/a/b/c")
+        #expect(KnownVaults.key("/a/link/../v") == "/a/link/../v")
+    }
+
     @Test("a new vault created by this machine at a reused path replaces the old memory")
     func recreateAtSamePath() throws {
         let anchored = try Anchored()

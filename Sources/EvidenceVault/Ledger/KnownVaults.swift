@@ -73,13 +73,13 @@ public final class KnownVaults: @unchecked Sendable {
     /// Reads what is remembered for `folder`. Call it *before* reading the ledger:
     /// heads are remembered only after their events committed, so a ledger read
     /// afterwards is at least as long as any head in the pin.
-    public func pin(for folder: String) throws -> Pin {
+    func pin(for folder: String) throws -> Pin {
         let contents = try withLock { try load() }
         return Pin(vaultAtPath: contents.paths[Self.key(folder)], vaults: contents.vaults)
     }
 
     /// Why `state` (a full replay of `folder`, read after `pin` was taken) contradicts the pin, or nil.
-    public func problem(with state: LedgerState, pin: Pin, folder: String) -> String? {
+    func problem(with state: LedgerState, pin: Pin, folder: String) -> String? {
         guard let vaultID = state.vaultID?.hex, let genesis = state.eventHashes.first else {
             return pin.vaultAtPath.map { "has no ledger (no genesis event), but this machine used vault \($0) there before" }
         }
@@ -100,15 +100,22 @@ public final class KnownVaults: @unchecked Sendable {
     }
 
     /// Remembers that `folder` holds `state`'s vault and its head (moving heads
-    /// forward only). Call it only for a state that passed `problem` or was just
-    /// created by this machine (`replacingPath`: a new vault at a reused path).
-    public func remember(_ state: LedgerState, folder: String, replacingPath: Bool = false) throws {
+    /// forward only). Call it only for a state replayed with every signature
+    /// verified, or beyond a head that was (it is re-checked here against the file
+    /// as it is now, under the lock, so that a concurrent process that remembered
+    /// another fork in the meantime is noticed), or for a vault this machine just
+    /// created (`replacingPath`: a new vault at a reused path).
+    func remember(_ state: LedgerState, folder: String, replacingPath: Bool = false) throws {
         guard let vaultID = state.vaultID?.hex, let genesis = state.eventHashes.first, let creator = state.creator, state.count > 0 else { return }
         let current = Entry(genesisHash: Hex.encode(genesis), creator: creator.hex, headSequence: state.count - 1,
                             headHash: Hex.encode(state.headHash))
         let firstUse: Bool = try withLock {
             var contents = try load()
             let key = Self.key(folder)
+            let fresh = Pin(vaultAtPath: replacingPath ? nil : contents.paths[key], vaults: contents.vaults)
+            if let problem = problem(with: state, pin: fresh, folder: folder) {
+                throw Vault.anchorError(folder: folder, problem: problem)
+            }
             let isNew = contents.vaults[vaultID] == nil
             var changed = false
             if contents.paths[key] == nil || (replacingPath && contents.paths[key] != vaultID) {
@@ -130,10 +137,13 @@ public final class KnownVaults: @unchecked Sendable {
         if firstUse { onFirstUse?(vaultID, current, path) }
     }
 
-    /// The lexical absolute path (symbolic links are *not* resolved: a link that
-    /// now points elsewhere must not look like a new place).
+    /// The path as written, made absolute, with `.` and empty components dropped.
+    /// Nothing is resolved, not even `..`, whose meaning depends on where a
+    /// symbolic link points: a link that now points elsewhere must not look like
+    /// a new place.
     static func key(_ folder: String) -> String {
-        URL(fileURLWithPath: folder).standardizedFileURL.path
+        let absolute = folder.hasPrefix("/") ? folder : FileManager.default.currentDirectoryPath + "/" + folder
+        return "/" + absolute.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
     }
 
     private func withLock<T>(_ body: () throws -> T) throws -> T {

@@ -83,13 +83,18 @@ public struct LedgerState: Sendable {
     }
 
     /// Checks `event` against the chain, its signature and the rules, then applies it.
+    public mutating func apply(_ event: Event) throws {
+        try apply(event, signatureAlreadyVerified: false)
+    }
+
+    /// Checks `event` against the chain, its signature and the rules, then applies it.
     ///
     /// - Parameter signatureAlreadyVerified: true only for events up to a head that
     ///   this machine verified in full before and whose hash the caller checks
     ///   afterwards (`KnownVaults`): the hash chain then proves the prefix is
     ///   byte-identical to what was verified, so its signatures need not be
     ///   checked again. Every other rule is still applied.
-    public mutating func apply(_ event: Event, signatureAlreadyVerified: Bool = false) throws {
+    mutating func apply(_ event: Event, signatureAlreadyVerified: Bool) throws {
         func violation(_ reason: String) -> LedgerViolation { LedgerViolation(sequence: event.sequence, reason: reason) }
         guard event.sequence == count else {
             throw violation("sequence number out of order: expected \(count)")

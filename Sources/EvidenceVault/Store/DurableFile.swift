@@ -89,7 +89,11 @@ final class DurableFile {
             let procPath = "/proc/self/fd/\(descriptor)"
             if replacing && !atomicReplace {
                 if unlink(path) != 0 && errno != ENOENT { throw SystemCallError(function: "unlink", path: path, errno: errno) }
-                try linkNoReplace(from: procPath, flags: AT_SYMLINK_FOLLOW, to: path)
+                do {
+                    try linkNoReplace(from: procPath, flags: AT_SYMLINK_FOLLOW, to: path)
+                } catch {
+                    throw VaultError(.io, "the old file at \(path) was removed, but the new one could not be linked there: \(error)")
+                }
             } else if replacing {
                 let staging = "\(folder)/.tmp-\(Hex.encodeRandomSuffix())"
                 try linkNoReplace(from: procPath, flags: AT_SYMLINK_FOLLOW, to: staging)
@@ -109,10 +113,13 @@ final class DurableFile {
             try AtomicFile.syncFolder(folder, calls: calls)
         } catch {
             // A new name that is not durable is withdrawn, so that a failed write
-            // leaves nothing behind. A rename over an old file cannot be undone:
-            // the error is reported and the caller must not assume durability.
-            if !replacing { unlink(path) }
-            throw error
+            // leaves nothing behind. A replacement cannot be undone: say that the
+            // file is there, but may not survive a crash.
+            if !replacing {
+                unlink(path)
+                throw error
+            }
+            throw VaultError(.io, "the file is in place at \(path), but its folder could not be synced, so it may not survive a crash: \(error)")
         }
     }
 
