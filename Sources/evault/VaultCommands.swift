@@ -256,6 +256,25 @@ struct IndexCommand: ParsableCommand {
                                                     subcommands: [IndexRebuild.self])
 }
 
+/// `evault clean`
+struct CleanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clean",
+        abstract: "Remove blob files no ledger event names (orphans of interrupted adds) and leftover temporary files.")
+    @Option(name: .long, help: "Only files older than this many seconds (default 600), so that adds in progress are never touched.")
+    var minAge: Int = 600
+    @OptionGroup var vault: VaultOptions
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let removed = try vault.open().removeOrphans(minimumAge: TimeInterval(max(0, minAge)))
+        if output.json { try Terminal.printJSON(removed.map { ["id": $0] }) } else {
+            print(removed.isEmpty ? "Nothing to remove." : "Removed \(removed.count) file(s) no ledger event names:")
+            for name in removed { print("  \(name)") }
+        }
+    }
+}
+
 struct IndexRebuild: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rebuild", abstract: "Drop and rebuild the index tables from the ledger.")
     @OptionGroup var vault: VaultOptions

@@ -102,6 +102,25 @@ struct IndexAttackTests {
         #expect(env.findings().count == 1)
     }
 
+    @Test("F33: orphans are cleanly repairable: clean removes old unnamed blobs, never named or recent ones")
+    func cleanOrphans() throws {
+        let env = try TestVault()
+        let kept = try env.add(sampleBytes(5000))
+        let old = "\(env.blobFolder)/\(Hex.encode(try Random.bytes(32)))"
+        let recent = "\(env.blobFolder)/\(Hex.encode(try Random.bytes(32)))"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: old))
+        try Data([4, 5, 6]).write(to: URL(fileURLWithPath: recent))
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: old)
+        #expect(env.findings().count == 2)
+        let removed = try env.vault.removeOrphans(minimumAge: 600)
+        #expect(removed == [(old as NSString).lastPathComponent])
+        #expect(FileManager.default.fileExists(atPath: recent), "a recent orphan may belong to an add in progress")
+        #expect(FileManager.default.fileExists(atPath: env.blobPath(kept)))
+        #expect(try env.vault.removeOrphans(minimumAge: 0).count == 1)
+        #expect(env.findings().isEmpty)
+        #expect(try env.export(kept.id) == sampleBytes(5000))
+    }
+
     @Test("index rebuild yields the same rows")
     func rebuildIsIdentical() throws {
         let env = try TestVault()

@@ -217,6 +217,10 @@ struct VaultCLITests {
             #expect(listed.contains(acknowledged))
         }
         #expect(killed >= 1, "at least one add was killed part-way")
+        // Cleanly repairable: clean removes the orphans, and verify is then clean.
+        try setup.ok(["clean", "--min-age", "0"], as: nil)
+        #expect(try setup.run(["verify"], as: nil).status == 0)
+        #expect(try setup.ok(["list", "REF-1"], as: "lawyer").stdout.contains(acknowledged))
     }
 
     @Test("F36: two processes adding at once both succeed and the ledger stays one chain")

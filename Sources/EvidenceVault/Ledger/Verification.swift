@@ -269,3 +269,26 @@ final class ManagedCounter: @unchecked Sendable {
         return value - 1
     }
 }
+
+extension Vault {
+    /// Removes blob files that no ledger event names (orphans of interrupted adds,
+    /// injected files) and leftover temporary files, when older than `minimumAge`
+    /// seconds, so that a blob an add is still committing is never touched.
+    /// The ledger must replay cleanly first. Returns the names removed.
+    public func removeOrphans(minimumAge: TimeInterval = 600, now: Date = Date()) throws -> [String] {
+        let state = try replay()
+        var removed: [String] = []
+        for name in try blobs.allNames().sorted() where !state.blobNames.contains(name) {
+            let path = "\(blobs.folder)/\(name)"
+            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+            guard (attributes?[.type] as? FileAttributeType) == .typeRegular,
+                  let modified = attributes?[.modificationDate] as? Date, now.timeIntervalSince(modified) >= minimumAge
+            else { continue }
+            try systemCall("unlink", path: path) { unlink(path) }
+            removed.append(name)
+        }
+        if !removed.isEmpty { try AtomicFile.syncFolder(blobs.folder, calls: calls) }
+        logger.info("orphans removed", metadata: ["count": "\(removed.count)"])
+        return removed
+    }
+}
