@@ -216,7 +216,7 @@ struct FaultInjectionTests {
         let lock = NSLock()
         for (index, vault) in [first, second].enumerated() {
             DispatchQueue.global().async(group: group) {
-                for round in 0..<6 {
+                for round in 0..<15 {
                     do {
                         let path = env.folder.file("w\(index)-\(round)")
                         try Data(sampleBytes(20_000, seed: UInt64(index * 100 + round))).write(to: URL(fileURLWithPath: path))
@@ -230,8 +230,8 @@ struct FaultInjectionTests {
         group.wait()
         #expect(errors.isEmpty, "\(errors)")
         let state = try env.vault.replay()
-        #expect(state.count == before + 12)
-        #expect(state.documents.count == 12)
+        #expect(state.count == before + 30)
+        #expect(state.documents.count == 30)
         #expect(env.findings().isEmpty)
     }
 }

@@ -113,6 +113,17 @@ struct KnownVaultsTests {
         #expect(try anchored.open().replay().count == (try vaultA.replay().count), "fork A stays the remembered one")
     }
 
+    @Test("remembering a state read before another process remembered a longer head is not an error (F36)")
+    func staleButConsistentState() throws {
+        let anchored = try Anchored()
+        let earlier = try Vault.open(at: try anchored.snapshot("earlier")).replay()  // a prefix, read "before"
+        let vault = try anchored.open()
+        try anchored.add(vault, "later")
+        let head = try vault.replay().count
+        #expect(throws: Never.self) { try anchored.known.remember(earlier, folder: anchored.env.path) }
+        #expect(try anchored.known.pin(for: anchored.env.path).verifiedHead == head - 1, "the head does not move back")
+    }
+
     @Test("paths are keys as written: `..` is not resolved through a link")
     func pathKeys() {
         #expect(KnownVaults.key("/a/./b//c") == "/a/b/c")

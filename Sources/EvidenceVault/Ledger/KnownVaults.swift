@@ -112,9 +112,20 @@ public final class KnownVaults: @unchecked Sendable {
         let firstUse: Bool = try withLock {
             var contents = try load()
             let key = Self.key(folder)
-            let fresh = Pin(vaultAtPath: replacingPath ? nil : contents.paths[key], vaults: contents.vaults)
-            if let problem = problem(with: state, pin: fresh, folder: folder) {
-                throw Vault.anchorError(folder: folder, problem: problem)
+            // Re-check against the file as it is now. A head remembered meanwhile by another
+            // process may be *longer* than this state (that is normal: it read later); but
+            // where this state reaches that head it must hold the same event there, or the
+            // two are forks of one vault and this one must not replace the other.
+            if !replacingPath, let atPath = contents.paths[key], atPath != vaultID {
+                throw Vault.anchorError(folder: folder, problem: "is vault \(vaultID), not vault \(atPath) that this machine used there before (a different genesis)")
+            }
+            if let known = contents.vaults[vaultID] {
+                guard known.genesisHash == current.genesisHash else {
+                    throw Vault.anchorError(folder: folder, problem: "has a different genesis event than vault \(vaultID) had when this machine used it")
+                }
+                if known.headSequence < state.count, Hex.encode(state.eventHashes[Int(known.headSequence)]) != known.headHash {
+                    throw Vault.anchorError(folder: folder, problem: "has a different ledger event \(known.headSequence) than this machine saw before: its history was rewritten")
+                }
             }
             let isNew = contents.vaults[vaultID] == nil
             var changed = false
