@@ -40,8 +40,18 @@ extension LedgerState {
 
     /// Unwraps a case's key for the actor.
     func caseKey(for actor: UnlockedIdentity, _ theCase: Case, to action: String) throws -> CaseKey {
+        try KeyRing(actor: actor, state: self).caseKey(theCase, to: action)
+    }
+
+    /// The group a case belongs to.
+    func group(of theCase: Case) throws -> Group {
         guard let group = groups[theCase.groupID] else { throw VaultError(.integrity, "case \(theCase.id.hex) names a missing group") }
-        let epochKey = try epochKey(for: actor, in: group, to: action)
+        return group
+    }
+
+    /// Unwraps a case's key under its group's epoch key.
+    func caseKey(_ theCase: Case, under epochKey: GroupEpochKey) throws -> CaseKey {
+        let group = try group(of: theCase)
         do {
             return try KeyWrap.unwrapCaseKey(theCase.wrappedKey, under: epochKey, groupID: group.id, caseID: theCase.id,
                                              generation: theCase.generation, epoch: theCase.epoch)
@@ -77,9 +87,10 @@ extension LedgerState {
 
     /// The cases `actor` can read whose sealed reference is exactly `reference`.
     func cases(withReference reference: String, readableBy actor: UnlockedIdentity) -> [Case] {
-        cases.values.filter { theCase in
+        let keys = KeyRing(actor: actor, state: self)
+        return cases.values.filter { theCase in
             guard let group = groups[theCase.groupID], group.members[actor.fingerprint]?.role.canRead == true,
-                  let key = try? caseKey(for: actor, theCase, to: "read case references"),
+                  let key = try? keys.caseKey(theCase, to: "read case references"),
                   let sealed = try? KeyWrap.openField(theCase.sealedReference, caseKey: key, caseID: theCase.id,
                                                       objectID: theCase.id, version: 1, field: "reference")
             else { return false }  // a case whose keys do not open is reported by its own commands, not here
@@ -100,5 +111,39 @@ extension LedgerState {
                 : VaultError(.invalidInput, "document prefix \(text) is ambiguous: \(matches.count) documents match")
         }
         return matches[0]
+    }
+}
+
+/// The keys one operation opens for one actor, each opened once: listing a
+/// thousand documents opens the group's epoch key (a sealed box) and the case
+/// key once, not once per row.
+final class KeyRing {
+    let actor: UnlockedIdentity
+    let state: LedgerState
+    private var epochKeys: [ObjectID: GroupEpochKey] = [:]
+    private var caseKeys: [ObjectID: CaseKey] = [:]
+
+    init(actor: UnlockedIdentity, state: LedgerState) {
+        self.actor = actor
+        self.state = state
+    }
+
+    /// Whether the actor is a lawyer or custodian of the case's group.
+    func canRead(_ theCase: LedgerState.Case) -> Bool {
+        state.groups[theCase.groupID]?.members[actor.fingerprint]?.role.canRead == true
+    }
+
+    func epochKey(in group: LedgerState.Group, to action: String) throws -> GroupEpochKey {
+        if let key = epochKeys[group.id] { return key }
+        let key = try state.epochKey(for: actor, in: group, to: action)
+        epochKeys[group.id] = key
+        return key
+    }
+
+    func caseKey(_ theCase: LedgerState.Case, to action: String) throws -> CaseKey {
+        if let key = caseKeys[theCase.id] { return key }
+        let key = try state.caseKey(theCase, under: epochKey(in: state.group(of: theCase), to: action))
+        caseKeys[theCase.id] = key
+        return key
     }
 }

@@ -150,21 +150,28 @@ extension Vault {
     public func cases(inGroup groupName: String? = nil, as actor: UnlockedIdentity?) throws -> [CaseSummary] {
         let state = try replay()
         let groupID = try groupName.map { try state.requireGroup(named: $0).id }
+        let keys = actor.map { KeyRing(actor: $0, state: state) }
+        let counts = Dictionary(grouping: state.documents.values, by: \.record.caseID).mapValues(\.count)
         return try state.cases.values.filter { groupID == nil || $0.groupID == groupID }
             .sorted { $0.sequence < $1.sequence }
-            .map { try caseSummary($0, in: state, actor: actor) }
+            .map { try caseSummary($0, in: state, keys: keys, documentCount: counts[$0.id] ?? 0) }
     }
 
     func caseSummary(_ theCase: LedgerState.Case, in state: LedgerState, actor: UnlockedIdentity?) throws -> CaseSummary {
+        try caseSummary(theCase, in: state, keys: actor.map { KeyRing(actor: $0, state: state) },
+                        documentCount: state.documents.values.filter { $0.record.caseID == theCase.id }.count)
+    }
+
+    private func caseSummary(_ theCase: LedgerState.Case, in state: LedgerState, keys: KeyRing?, documentCount: Int) throws -> CaseSummary {
         var reference: String?, title: String?
-        if let actor, state.groups[theCase.groupID]?.members[actor.fingerprint]?.role.canRead == true {
-            let key = try state.caseKey(for: actor, theCase, to: "read cases")
+        if let keys, keys.canRead(theCase) {
+            let key = try keys.caseKey(theCase, to: "read cases")
             reference = try openText(theCase.sealedReference, key: key, caseID: theCase.id, field: "reference")
             title = try openText(theCase.sealedTitle, key: key, caseID: theCase.id, field: "title")
         }
         return CaseSummary(id: theCase.id, groupName: state.groups[theCase.groupID]?.name ?? "?", reference: reference, title: title,
                            author: theCase.author, created: Date(timeIntervalSince1970: TimeInterval(theCase.time)),
-                           documentCount: state.documents.values.filter { $0.record.caseID == theCase.id }.count)
+                           documentCount: documentCount)
     }
 
     private func openText(_ box: [UInt8], key: CaseKey, caseID: ObjectID, field: String) throws -> String {
@@ -225,9 +232,10 @@ extension Vault {
     public func documents(inCase caseText: String, as actor: UnlockedIdentity?) throws -> [DocumentSummary] {
         let state = try replay()
         let theCase = try state.resolveCase(caseText, actor: actor)
+        let keys = actor.map { KeyRing(actor: $0, state: state) }
         return try state.documents.values.filter { $0.record.caseID == theCase.id }
             .sorted { $0.sequence < $1.sequence }
-            .map { try documentSummary($0, in: state, actor: actor) }
+            .map { try documentSummary($0, in: state, keys: keys) }
     }
 
     /// One document by id or prefix (metadata for readers).
@@ -284,8 +292,13 @@ extension Vault {
 
     func documentKeyAndMetadata(_ document: LedgerState.Document, theCase: LedgerState.Case, in state: LedgerState,
                                 actor: UnlockedIdentity, action: String) throws -> (DocumentKey, DocumentMetadata) {
+        try documentKeyAndMetadata(document, theCase: theCase, keys: KeyRing(actor: actor, state: state), action: action)
+    }
+
+    func documentKeyAndMetadata(_ document: LedgerState.Document, theCase: LedgerState.Case, keys: KeyRing,
+                                action: String) throws -> (DocumentKey, DocumentMetadata) {
         let record = document.record
-        let caseKey = try state.caseKey(for: actor, theCase, to: action)
+        let caseKey = try keys.caseKey(theCase, to: action)
         do {
             let key = try KeyWrap.unwrapDocumentKey(record.wrappedKey, under: caseKey, caseID: theCase.id, documentID: record.documentID,
                                                     version: record.version, generation: record.generation)
@@ -301,10 +314,13 @@ extension Vault {
     }
 
     func documentSummary(_ document: LedgerState.Document, in state: LedgerState, actor: UnlockedIdentity?) throws -> DocumentSummary {
+        try documentSummary(document, in: state, keys: actor.map { KeyRing(actor: $0, state: state) })
+    }
+
+    private func documentSummary(_ document: LedgerState.Document, in state: LedgerState, keys: KeyRing?) throws -> DocumentSummary {
         var metadata: DocumentMetadata?
-        if let actor, let theCase = state.cases[document.record.caseID],
-           state.groups[theCase.groupID]?.members[actor.fingerprint]?.role.canRead == true {
-            metadata = try documentKeyAndMetadata(document, theCase: theCase, in: state, actor: actor, action: "read documents").1
+        if let keys, let theCase = state.cases[document.record.caseID], keys.canRead(theCase) {
+            metadata = try documentKeyAndMetadata(document, theCase: theCase, keys: keys, action: "read documents").1
         }
         return DocumentSummary(id: document.record.documentID, caseID: document.record.caseID, version: document.record.version,
                                blobHash: document.record.blobHash, blobSize: document.record.blobSize, author: document.author,

@@ -44,6 +44,17 @@ struct KnownVaultsTests {
             _ = try vault.addDocuments([NewDocument(path: path, kind: .other)], toCase: env.caseID.hex, as: env.lawyer)
         }
 
+        /// Adds a document, copies the vault aside, adds another and replays (so this
+        /// machine remembers the newer head). Returns the older copy.
+        func copyThenMoveOn() throws -> String {
+            let vault = try open()
+            try add(vault, "one")
+            let old = try snapshot("old-copy")
+            try add(vault, "two")
+            _ = try vault.replay()
+            return old
+        }
+
         func eventCount() throws -> Int {
             try DatabaseQueue(path: "\(env.path)/vault.sqlite").read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM events") ?? -1 }
         }
@@ -63,11 +74,7 @@ struct KnownVaultsTests {
     @Test("a symbolic link swapped in for the vault folder is refused: paths are not resolved, vaults are known by id")
     func symlinkSwap() throws {
         let anchored = try Anchored()
-        let vault = try anchored.open()
-        try anchored.add(vault, "one")
-        let old = try anchored.snapshot("old-copy")
-        try anchored.add(vault, "two")
-        _ = try vault.replay()
+        let old = try anchored.copyThenMoveOn()
         // The folder becomes a link to the old copy (same vault id, shorter ledger).
         let real = anchored.env.folder.file("real-vault")
         try FileManager.default.moveItem(atPath: anchored.env.path, toPath: real)
@@ -144,11 +151,7 @@ struct KnownVaultsTests {
     @Test("D26: an older copy of the whole vault is refused for reading and writing, and verify reports it")
     func rollback() throws {
         let anchored = try Anchored()
-        let vault = try anchored.open()
-        try anchored.add(vault, "one")
-        let old = try anchored.snapshot("old-copy")
-        try anchored.add(vault, "two")
-        _ = try vault.replay()
+        let old = try anchored.copyThenMoveOn()
         try anchored.restore(old)
         let restored = try anchored.open()
         let before = try anchored.eventCount()

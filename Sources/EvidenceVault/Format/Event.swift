@@ -116,7 +116,8 @@ public struct Event: Sendable, Equatable {
     public let encoded: [UInt8]
 
     /// SHA-256 of the encoding: what the next event's `previousHash` must be.
-    public var hash: [UInt8] { SHA256Stream.hash(encoded) }
+    /// Computed once, when the event is made or decoded.
+    public let hash: [UInt8]
 
     /// Builds and signs an event.
     init(sequence: UInt64, previousHash: [UInt8], time: UInt64, signer: UnlockedIdentity, body: EventBody) throws {
@@ -133,6 +134,7 @@ public struct Event: Sendable, Equatable {
         self.body = body
         self.signature = signature
         self.encoded = unsigned + signature
+        self.hash = SHA256Stream.hash(encoded)
     }
 
     /// The bytes the signature covers: everything but the final 64 bytes.
@@ -171,6 +173,7 @@ public struct Event: Sendable, Equatable {
         self.body = body
         self.signature = signature
         self.encoded = encoded
+        self.hash = SHA256Stream.hash(encoded)
     }
 
     static func encodeUnsigned(sequence: UInt64, previousHash: [UInt8], time: UInt64, actor: Fingerprint, body: EventBody) -> [UInt8] {

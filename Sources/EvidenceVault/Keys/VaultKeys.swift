@@ -73,15 +73,14 @@ enum KeyWrap {
 
     static func wrapCaseKey(_ caseKey: CaseKey, under epochKey: GroupEpochKey, groupID: ObjectID, caseID: ObjectID,
                             generation: UInt32, epoch: UInt32) throws -> [UInt8] {
-        try AEAD.seal(caseKey.key.bytes, associatedData: caseKeyContext(groupID: groupID, caseID: caseID, generation: generation, epoch: epoch),
-                      key: epochKey.key)
+        try wrap(caseKey.key, under: epochKey.key,
+                 context: caseKeyContext(groupID: groupID, caseID: caseID, generation: generation, epoch: epoch))
     }
 
     static func unwrapCaseKey(_ wrapped: [UInt8], under epochKey: GroupEpochKey, groupID: ObjectID, caseID: ObjectID,
                               generation: UInt32, epoch: UInt32) throws -> CaseKey {
-        let bytes = try AEAD.open(wrapped, associatedData: caseKeyContext(groupID: groupID, caseID: caseID, generation: generation, epoch: epoch),
-                                  key: epochKey.key, what: "key of case \(caseID.hex)")
-        return CaseKey(try SymmetricKey(bytes: bytes))
+        CaseKey(try unwrap(wrapped, under: epochKey.key, what: "key of case \(caseID.hex)",
+                           context: caseKeyContext(groupID: groupID, caseID: caseID, generation: generation, epoch: epoch)))
     }
 
     // MARK: document key under case key
@@ -98,17 +97,23 @@ enum KeyWrap {
 
     static func wrapDocumentKey(_ documentKey: DocumentKey, under caseKey: CaseKey, caseID: ObjectID, documentID: ObjectID,
                                 version: UInt32, generation: UInt32) throws -> [UInt8] {
-        try AEAD.seal(documentKey.key.bytes,
-                      associatedData: documentKeyContext(caseID: caseID, documentID: documentID, version: version, generation: generation),
-                      key: caseKey.key)
+        try wrap(documentKey.key, under: caseKey.key,
+                 context: documentKeyContext(caseID: caseID, documentID: documentID, version: version, generation: generation))
     }
 
     static func unwrapDocumentKey(_ wrapped: [UInt8], under caseKey: CaseKey, caseID: ObjectID, documentID: ObjectID,
                                   version: UInt32, generation: UInt32) throws -> DocumentKey {
-        let bytes = try AEAD.open(wrapped,
-                                  associatedData: documentKeyContext(caseID: caseID, documentID: documentID, version: version, generation: generation),
-                                  key: caseKey.key, what: "key of document \(documentID.hex)")
-        return DocumentKey(try SymmetricKey(bytes: bytes))
+        DocumentKey(try unwrap(wrapped, under: caseKey.key, what: "key of document \(documentID.hex)",
+                               context: documentKeyContext(caseID: caseID, documentID: documentID, version: version, generation: generation)))
+    }
+
+    /// A symmetric key AEAD-wrapped under another, its context bound as associated data.
+    private static func wrap(_ key: SymmetricKey, under wrappingKey: SymmetricKey, context: [UInt8]) throws -> [UInt8] {
+        try AEAD.seal(key.bytes, associatedData: context, key: wrappingKey)
+    }
+
+    private static func unwrap(_ box: [UInt8], under wrappingKey: SymmetricKey, what: String, context: [UInt8]) throws -> SymmetricKey {
+        try SymmetricKey(bytes: AEAD.open(box, associatedData: context, key: wrappingKey, what: what))
     }
 
     // MARK: sealed fields under case key

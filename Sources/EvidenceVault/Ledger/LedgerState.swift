@@ -65,12 +65,12 @@ public struct LedgerState: Sendable {
     public private(set) var documents: [ObjectID: Document] = [:]
     /// Hex names of every blob the ledger names.
     public private(set) var blobNames: Set<String> = []
-    /// Number of events applied.
-    public private(set) var count: UInt64 = 0
-    /// Hash of the last event applied (32 zero bytes before genesis).
-    public private(set) var headHash: [UInt8] = [UInt8](repeating: 0, count: 32)
     /// The hash of every event applied, by sequence number (to check a remembered head).
     public private(set) var eventHashes: [[UInt8]] = []
+    /// Number of events applied.
+    public var count: UInt64 { UInt64(eventHashes.count) }
+    /// Hash of the last event applied (32 zero bytes before genesis).
+    public var headHash: [UInt8] { eventHashes.last ?? [UInt8](repeating: 0, count: 32) }
 
     public init() {}
 
@@ -196,8 +196,6 @@ public struct LedgerState: Sendable {
                 throw violation("\(signer.name) is not a lawyer or custodian of the group of case \(caseID.hex): may not export from it")
             }
         }
-        count += 1
-        headHash = event.hash
         eventHashes.append(event.hash)
     }
 }

@@ -28,11 +28,6 @@ public struct BlobStore: Sendable {
     func allNames() throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: folder)
     }
-
-    /// True if `name` has the form of a blob name (64 lowercase hex).
-    static func isBlobName(_ name: String) -> Bool {
-        name.utf8.count == 64 && name.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
-    }
 }
 
 /// An open, read-only file descriptor that closes itself.
