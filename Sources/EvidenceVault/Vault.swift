@@ -144,7 +144,7 @@ public final class Vault: @unchecked Sendable {
             }
             let alreadyVerified = verifiedThrough.map { event.sequence <= $0 } ?? false
             do { try state.apply(event, signatureAlreadyVerified: alreadyVerified) } catch let violation as LedgerViolation {
-                throw VaultError(.integrity, violation.description, hint: "run 'evault verify' for a full report")
+                throw VaultError(.integrity, "\(violation)", hint: "run 'evault verify' for a full report")
             }
         }
         return state
@@ -183,7 +183,7 @@ public final class Vault: @unchecked Sendable {
                                       time: UInt64(max(0, now.timeIntervalSince1970.rounded(.down))), signer: actor, body: body)
                 let rows = IndexRow.rows(for: event, before: state)
                 do { try state.apply(event) } catch let violation as LedgerViolation {
-                    throw VaultError(.notPermitted, violation.reason)
+                    throw VaultError(.notPermitted, "\(violation.reason)")
                 }
                 try db.execute(sql: "INSERT INTO events (seq, hash, bytes) VALUES (?, ?, ?)",
                                arguments: [Int64(event.sequence), Data(event.hash), Data(event.encoded)])

@@ -17,22 +17,33 @@ public struct VaultError: Error, Sendable, CustomStringConvertible {
         case notPermitted
         /// Verification found problems.
         case integrity
+        /// This machine has not been told to trust the vault (`evault trust`).
+        case untrusted
+        /// Some records could not be opened with the reader's keys; the rest was shown.
+        case unreadable
         /// An operating-system call failed (I/O, disk full, permissions).
         case io
     }
 
     /// The category.
     public let kind: Kind
-    /// One sentence naming the object and what is wrong.
-    public let message: String
+    /// One sentence naming the object and what is wrong; every value in it escaped.
+    public let text: SafeText
     /// What the user might do about it, if anything useful can be said.
-    public let hint: String?
+    public let hintText: SafeText?
 
-    /// Creates an error.
-    public init(_ kind: Kind, _ message: String, hint: String? = nil) {
+    /// The message, safe for a terminal.
+    public var message: String { text.rendered }
+    /// The hint, safe for a terminal.
+    public var hint: String? { hintText?.rendered }
+
+    /// Creates an error. Values interpolated into `message` and `hint` are
+    /// escaped (`SafeText`): a name or file name quoted in an error cannot
+    /// repaint the terminal.
+    public init(_ kind: Kind, _ message: SafeText, hint: SafeText? = nil) {
         self.kind = kind
-        self.message = message
-        self.hint = hint
+        self.text = message
+        self.hintText = hint
     }
 
     public var description: String { message }
@@ -42,7 +53,7 @@ public struct VaultError: Error, Sendable, CustomStringConvertible {
     static func wrapping(_ error: Error, object: String) -> VaultError {
         switch error {
         case let error as VaultError: return error
-        case let error as FormatError: return VaultError(.authenticationFailed, error.description)  // names its structure
+        case let error as FormatError: return VaultError(.authenticationFailed, "\(error)")  // names its structure
         case let error as CryptoError: return VaultError(.authenticationFailed, "\(object): \(error)")
         case let error as SystemCallError: return VaultError(.io, "\(object): \(error)")
         default: return VaultError(.io, "\(object): \(error)")

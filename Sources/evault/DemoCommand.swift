@@ -127,8 +127,8 @@ struct DemoCommand: ParsableCommand {
         return String(cString: made)
     }
 
-    private func step(_ text: String) { print("\n\(text)") }
-    private func say(_ text: String) { print(text) }
+    private func step(_ text: SafeText) { Terminal.line("\n\(text)") }
+    private func say(_ text: SafeText) { Terminal.line(text) }
 }
 
 /// Fictional demo content, generated on the fly.

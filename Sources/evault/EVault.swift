@@ -21,13 +21,13 @@ struct EVault: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as VaultError {
-            Terminal.fail(error.message, hint: error.hint, status: ExitStatus.for(error.kind))
+            Terminal.fail(error.text, hint: error.hintText, status: ExitStatus.for(error.kind))
         } catch let error as CryptoError {
-            Terminal.fail(error.description, hint: nil, status: ExitStatus.authenticationFailed)
+            Terminal.fail("\(error)", hint: nil, status: ExitStatus.authenticationFailed)
         } catch let error as FormatError {
-            Terminal.fail(error.description, hint: nil, status: ExitStatus.authenticationFailed)
+            Terminal.fail("\(error)", hint: nil, status: ExitStatus.authenticationFailed)
         } catch let error as SystemCallError {
-            Terminal.fail(error.description, hint: nil, status: ExitStatus.failure)
+            Terminal.fail("\(error)", hint: nil, status: ExitStatus.failure)
         } catch {
             let code = exitCode(for: error)
             if code == .success || code == .validationFailure && (error is CleanExit) {
@@ -37,8 +37,8 @@ struct EVault: ParsableCommand {
             if code == .validationFailure {
                 var text = fullMessage(for: error)
                 if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
-                FileHandle.standardError.write(Data("evault: error: \(text)\n".utf8))
-                Foundation.exit(ExitStatus.usage)
+                // The parser quotes what was typed: escaped like any other untrusted text.
+                Terminal.fail("\(text)", hint: nil, status: ExitStatus.usage)
             }
             exit(withError: error)
         }
@@ -51,6 +51,8 @@ enum ExitStatus {
     static let authenticationFailed: Int32 = 2
     static let notPermitted: Int32 = 3
     static let integrity: Int32 = 4
+    static let unreadable: Int32 = 5
+    static let untrusted: Int32 = 6
     static let usage: Int32 = 64
 
     static func `for`(_ kind: VaultError.Kind) -> Int32 {
@@ -59,28 +61,8 @@ enum ExitStatus {
         case .authenticationFailed: return authenticationFailed
         case .notPermitted: return notPermitted
         case .integrity: return integrity
+        case .unreadable: return unreadable
+        case .untrusted: return untrusted
         }
-    }
-}
-
-/// Output helpers: results to stdout, diagnostics to stderr.
-enum Terminal {
-    static func fail(_ message: String, hint: String?, status: Int32) -> Never {
-        var text = "evault: error: \(message)\n"
-        if let hint { text += "evault: hint: \(hint)\n" }
-        FileHandle.standardError.write(Data(text.utf8))
-        exit(status)
-    }
-
-    static func note(_ message: String) {
-        FileHandle.standardError.write(Data("\(message)\n".utf8))
-    }
-
-    /// Prints one JSON document (sorted keys, so output is stable for scripts and tests).
-    static func printJSON(_ value: some Encodable) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }

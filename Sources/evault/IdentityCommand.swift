@@ -50,10 +50,10 @@ struct IdentityNew: ParsableCommand {
             try Terminal.printJSON(IdentityReport(created.publicIdentity, kind: "secret-identity", kdf: kdf.parameters,
                                                   files: [created.secretPath, created.publicPath]))
         } else {
-            print("Created \(created.secretPath) (secret: keep it on this device, never share it)")
-            print("Created \(created.publicPath) (public: give it to your custodian)")
-            print("Fingerprint: \(created.publicIdentity.fingerprint.readable)")
-            print("Read the fingerprint to your custodian over a separate channel (phone, in person).")
+            Terminal.line("Created \(created.secretPath) (secret: keep it on this device, never share it)")
+            Terminal.line("Created \(created.publicPath) (public: give it to your custodian)")
+            Terminal.line("Fingerprint: \(created.publicIdentity.fingerprint.readable)")
+            Terminal.line("Read the fingerprint to your custodian over a separate channel (phone, in person).")
         }
     }
 }
@@ -79,13 +79,13 @@ struct IdentityShow: ParsableCommand {
         if json {
             try Terminal.printJSON(report)
         } else {
-            print("Name:           \(report.name)")
-            print("Fingerprint:    \(report.fingerprint)")
-            print("Type:           \(report.type)")
-            print("Created:        \(report.created)")
-            print("Signing key:    \(report.signingKey)  (Ed25519)")
-            print("Encryption key: \(report.encryptionKey)  (X25519)")
-            if let kdf = report.kdf { print("Passphrase KDF: Argon2id, opslimit \(kdf.opsLimit), memlimit \(kdf.memLimitMiB) MiB") }
+            Terminal.line("Name:           \(report.name)")
+            Terminal.line("Fingerprint:    \(report.fingerprint)")
+            Terminal.line("Type:           \(report.type)")
+            Terminal.line("Created:        \(report.created)")
+            Terminal.line("Signing key:    \(report.signingKey)  (Ed25519)")
+            Terminal.line("Encryption key: \(report.encryptionKey)  (X25519)")
+            if let kdf = report.kdf { Terminal.line("Passphrase KDF: Argon2id, opslimit \(kdf.opsLimit), memlimit \(kdf.memLimitMiB) MiB") }
         }
     }
 }
@@ -114,7 +114,7 @@ struct IdentityPasswd: ParsableCommand {
         let new = try PassphraseSource(file: newPassphraseFile, environmentVariable: "EVAULT_NEW_PASSPHRASE")
             .readNew(prompt: "New passphrase: ")
         try IdentityStore.changePassphrase(file, old: old, new: new, parameters: kdf?.parameters)
-        print("Passphrase changed for \(file) (fingerprint \(locked.publicIdentity.fingerprint.readable)).")
+        Terminal.line("Passphrase changed for \(file) (fingerprint \(locked.publicIdentity.fingerprint.readable)).")
     }
 }
 

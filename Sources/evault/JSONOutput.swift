@@ -32,9 +32,9 @@ struct GroupJSON: Encodable {
     }
 
     static func printHuman(_ group: GroupSummary) {
-        print("Group \(group.name) (\(group.id.hex)), epoch \(group.epoch), \(group.caseCount) case(s)")
+        Terminal.line("Group \(group.name) (\(group.id.hex)), epoch \(group.epoch), \(group.caseCount) case(s)")
         for member in group.members {
-            print("  \(member.role.description.padding(toLength: 10, withPad: " ", startingAt: 0)) \(member.name)  \(member.fingerprint.readable)")
+            Terminal.line("  \(member.role.description.padding(toLength: 10, withPad: " ", startingAt: 0)) \(member.name)  \(member.fingerprint.readable)")
         }
     }
 }
@@ -95,21 +95,21 @@ struct DocumentJSON: Encodable {
 
     static func printLine(_ document: DocumentSummary) {
         let described = document.metadata.map { "\($0.kind)  \($0.fileName)  \($0.size) bytes  \($0.title)" } ?? "[sealed]  \(document.blobSize) bytes encrypted"
-        print("\(document.id.hex)  \(document.added.iso8601)  \(document.authorName)  \(described)")
+        Terminal.line("\(document.id.hex)  \(document.added.iso8601)  \(document.authorName)  \(described)")
     }
 
     static func printHuman(_ document: DocumentSummary) {
-        print("Document \(document.id.hex) (version \(document.version))")
-        print("  Case:     \(document.caseID.hex)")
-        print("  Added:    \(document.added.iso8601) by \(document.authorName) [\(document.author.readable)], ledger event \(document.sequence)")
-        print("  Blob:     \(Hex.encode(document.blobHash)) (\(document.blobSize) bytes)")
+        Terminal.line("Document \(document.id.hex) (version \(document.version))")
+        Terminal.line("  Case:     \(document.caseID.hex)")
+        Terminal.line("  Added:    \(document.added.iso8601) by \(document.authorName) [\(document.author.readable)], ledger event \(document.sequence)")
+        Terminal.line("  Blob:     \(Hex.encode(document.blobHash)) (\(document.blobSize) bytes)")
         if let metadata = document.metadata {
-            print("  File:     \(metadata.fileName) (\(metadata.size) bytes)")
-            print("  Kind:     \(metadata.kind)")
-            print("  Title:    \(metadata.title)")
-            print("  Tags:     \(metadata.tags.joined(separator: ", "))")
+            Terminal.line("  File:     \(metadata.fileName) (\(metadata.size) bytes)")
+            Terminal.line("  Kind:     \(metadata.kind)")
+            Terminal.line("  Title:    \(metadata.title)")
+            Terminal.line("  Tags:     \(metadata.tags.joined(separator: ", "))")
         } else {
-            print("  Metadata: sealed (give --identity of a lawyer or custodian of the case's group to read it)")
+            Terminal.line("  Metadata: sealed (give --identity of a lawyer or custodian of the case's group to read it)")
         }
     }
 }

@@ -79,8 +79,8 @@ enum ProgressLine {
             let percent = Int(done * 100 / max(total, 1))
             guard percent != lastPercent else { return }
             lastPercent = percent
-            FileHandle.standardError.write(Data("\r\(label): \(percent)% of \(total >> 20) MiB".utf8))
-            if done >= total { FileHandle.standardError.write(Data("\n".utf8)) }
+            Terminal.progress("\r\(label): \(percent)% of \(total >> 20) MiB")
+            if done >= total { Terminal.progress("\n") }
         }
     }
 }

@@ -18,13 +18,13 @@ struct PassphraseSource {
     let environmentVariable: String
 
     /// Reads an existing passphrase (to unlock).
-    func read(prompt: String) throws -> SecureBytes {
+    func read(prompt: SafeText) throws -> SecureBytes {
         if let bytes = try fromFileOrEnvironment() { return bytes }
         return try Self.readFromTerminal(prompt: prompt)
     }
 
     /// Reads a new passphrase (to set): asked twice on a terminal, refused if too short.
-    func readNew(prompt: String) throws -> SecureBytes {
+    func readNew(prompt: SafeText) throws -> SecureBytes {
         let passphrase: SecureBytes
         if let bytes = try fromFileOrEnvironment() {
             passphrase = bytes
@@ -68,14 +68,14 @@ struct PassphraseSource {
     }
 
     /// Reads a line from the controlling terminal with echo off, into secure memory.
-    private static func readFromTerminal(prompt: String) throws -> SecureBytes {
+    private static func readFromTerminal(prompt: SafeText) throws -> SecureBytes {
         let descriptor = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw VaultError(.invalidInput, "no passphrase given and no terminal to ask for one",
                              hint: "set EVAULT_PASSPHRASE or pass --passphrase-file FILE")
         }
         defer { close(descriptor) }
-        _ = prompt.withCString { write(descriptor, $0, strlen($0)) }
+        _ = prompt.rendered.withCString { write(descriptor, $0, strlen($0)) }
         var saved = termios()
         let haveTermios = tcgetattr(descriptor, &saved) == 0
         if haveTermios {

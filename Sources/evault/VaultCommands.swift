@@ -18,7 +18,7 @@ struct InitCommand: ParsableCommand {
         if output.json {
             try Terminal.printJSON(["id": report.vaultID?.hex ?? "", "folder": path, "creator": actor.fingerprint.hex])
         } else {
-            print("Created vault \(report.vaultID?.hex ?? "?") in \(path), creator \(actor.publicIdentity.name) (\(actor.fingerprint.readable))")
+            Terminal.line("Created vault \(report.vaultID?.hex ?? "?") in \(path), creator \(actor.publicIdentity.name) (\(actor.fingerprint.readable))")
         }
     }
 }
@@ -38,7 +38,7 @@ struct GroupCreate: ParsableCommand {
 
     func run() throws {
         let group = try vault.open().createGroup(named: name, as: identity.unlock())
-        if output.json { try Terminal.printJSON(GroupJSON(group)) } else { print("Created group \(group.name) (\(group.id.hex)), epoch \(group.epoch)") }
+        if output.json { try Terminal.printJSON(GroupJSON(group)) } else { Terminal.line("Created group \(group.name) (\(group.id.hex)), epoch \(group.epoch)") }
     }
 }
 
@@ -57,7 +57,7 @@ struct GroupAdd: ParsableCommand {
         try theVault.addMember(member, role: role, toGroup: group, as: identity.unlock())
         let summary = try theVault.group(group)
         if output.json { try Terminal.printJSON(GroupJSON(summary)) } else {
-            print("Added \(member.name) (\(member.fingerprint.readable)) to \(summary.name) as \(role)"
+            Terminal.line("Added \(member.name) (\(member.fingerprint.readable)) to \(summary.name) as \(role)"
                   + (role == .auditor ? " (no keys: auditors cannot read)" : ""))
         }
     }
@@ -83,7 +83,7 @@ struct GroupList: ParsableCommand {
     func run() throws {
         let groups = try vault.open().groups()
         if output.json { try Terminal.printJSON(groups.map(GroupJSON.init)) } else {
-            if groups.isEmpty { print("No groups.") }
+            if groups.isEmpty { Terminal.line("No groups.") }
             for group in groups { GroupJSON.printHuman(group) }
         }
     }
@@ -106,7 +106,7 @@ struct CaseNew: ParsableCommand {
 
     func run() throws {
         let summary = try vault.open().createCase(inGroup: group, reference: ref, title: title, as: identity.unlock())
-        if output.json { try Terminal.printJSON(CaseJSON(summary)) } else { print(summary.id.hex) }
+        if output.json { try Terminal.printJSON(CaseJSON(summary)) } else { Terminal.line("\(summary.id.hex)") }
     }
 }
 
@@ -120,9 +120,9 @@ struct CaseList: ParsableCommand {
     func run() throws {
         let cases = try vault.open().cases(inGroup: group, as: identity.unlockIfGiven())
         if output.json { try Terminal.printJSON(cases.map(CaseJSON.init)) } else {
-            if cases.isEmpty { print("No cases.") }
+            if cases.isEmpty { Terminal.line("No cases.") }
             for item in cases {
-                print("\(item.id.hex)  \(item.groupName)  \(item.documentCount) document(s)  \(item.reference ?? "[sealed]")  \(item.title ?? "")")
+                Terminal.line("\(item.id.hex)  \(item.groupName)  \(item.documentCount) document(s)  \(item.reference ?? "[sealed]")  \(item.title ?? "")")
             }
         }
     }
@@ -150,7 +150,7 @@ struct AddCommand: ParsableCommand {
         let documents = files.map { NewDocument(path: $0, kind: kind, title: title, tags: tag) }
         let progress = ProgressLine.make(label: "encrypting")
         let added = try theVault.addDocuments(documents, toCase: caseRef, as: actor, progress: progress.map { report in { _, done, total in report(done, total) } })
-        if output.json { try Terminal.printJSON(added.map(DocumentJSON.init)) } else { for document in added { print(document.id.hex) } }
+        if output.json { try Terminal.printJSON(added.map(DocumentJSON.init)) } else { for document in added { Terminal.line("\(document.id.hex)") } }
     }
 }
 
@@ -165,7 +165,7 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         let documents = try vault.open().documents(inCase: caseRef, as: identity.unlockIfGiven())
         if output.json { try Terminal.printJSON(documents.map(DocumentJSON.init)) } else {
-            if documents.isEmpty { print("No documents.") }
+            if documents.isEmpty { Terminal.line("No documents.") }
             for document in documents { DocumentJSON.printLine(document) }
         }
     }
@@ -201,7 +201,7 @@ struct ExportCommand: ParsableCommand {
         let document = try vault.open().export(doc, to: out, force: force, as: identity.unlock(), allowVisibleTemporary: allowVisibleTemp,
                                                progress: ProgressLine.make(label: "decrypting"))
         if output.json { try Terminal.printJSON(DocumentJSON(document)) } else {
-            print("Exported \(document.id.hex) to \(out) (\(document.metadata?.size ?? 0) bytes; final chunk, blob hash and plaintext commitment checked)")
+            Terminal.line("Exported \(document.id.hex) to \(out) (\(document.metadata?.size ?? 0) bytes; final chunk, blob hash and plaintext commitment checked)")
         }
     }
 }
@@ -221,12 +221,12 @@ struct VerifyCommand: ParsableCommand {
         let reader = try identity.map { try IdentityOptions.unlock(path: $0, passphraseFile: passphraseFile) }
         let report = try vault.open().verify(reader: reader)
         if output.json { try Terminal.printJSON(VerifyJSON(report)) } else {
-            print("Vault \(report.vaultID?.hex ?? "?"), created by \(report.creator?.name ?? "?") (\(report.creator?.fingerprint.readable ?? "?"))")
-            print("Ledger: \(report.eventsVerified) of \(report.eventsStored) event(s) verified; head \(Hex.encode(report.headHash))")
-            print("Blobs: \(report.documentsChecked) document(s), \(report.bytesHashed) bytes hashed")
-            if report.isClean { print("OK: no problems found") } else {
-                print("PROBLEMS: \(report.findings.count)")
-                for finding in report.findings { print("  - \(finding)") }
+            Terminal.line("Vault \(report.vaultID?.hex ?? "?"), created by \(report.creator?.name ?? "?") (\(report.creator?.fingerprint.readable ?? "?"))")
+            Terminal.line("Ledger: \(report.eventsVerified) of \(report.eventsStored) event(s) verified; head \(Hex.encode(report.headHash))")
+            Terminal.line("Blobs: \(report.documentsChecked) document(s), \(report.bytesHashed) bytes hashed")
+            if report.isClean { Terminal.line("OK: no problems found") } else {
+                Terminal.line("PROBLEMS: \(report.findings.count)")
+                for finding in report.findings { Terminal.line("  - \(finding)") }
             }
         }
         if !report.isClean { throw ExitCode(ExitStatus.integrity) }
@@ -244,7 +244,7 @@ struct LogCommand: ParsableCommand {
         if output.json { try Terminal.printJSON(entries.map(LogJSON.init)) } else {
             for entry in entries {
                 let objects = entry.objects.map { "\($0.kind) \($0.kind == "role" ? $0.id : String($0.id.prefix(12)))" }.joined(separator: ", ")
-                print("#\(entry.sequence)  \(entry.time.iso8601)  \(entry.actorName) [\(entry.actor.readable)]  \(entry.action)  \(objects)")
+                Terminal.line("#\(entry.sequence)  \(entry.time.iso8601)  \(entry.actorName) [\(entry.actor.readable)]  \(entry.action)  \(objects)")
             }
         }
     }
@@ -269,8 +269,8 @@ struct CleanCommand: ParsableCommand {
     func run() throws {
         let removed = try vault.open().removeOrphans(minimumAge: TimeInterval(max(0, minAge)))
         if output.json { try Terminal.printJSON(removed.map { ["id": $0] }) } else {
-            print(removed.isEmpty ? "Nothing to remove." : "Removed \(removed.count) file(s) no ledger event names:")
-            for name in removed { print("  \(name)") }
+            Terminal.line(removed.isEmpty ? "Nothing to remove." : "Removed \(removed.count) file(s) no ledger event names:")
+            for name in removed { Terminal.line("  \(name)") }
         }
     }
 }
@@ -282,6 +282,6 @@ struct IndexRebuild: ParsableCommand {
 
     func run() throws {
         let count = try vault.open().rebuildIndex()
-        if output.json { try Terminal.printJSON(["events": count]) } else { print("Rebuilt the index from \(count) ledger event(s).") }
+        if output.json { try Terminal.printJSON(["events": count]) } else { Terminal.line("Rebuilt the index from \(count) ledger event(s).") }
     }
 }

@@ -26,7 +26,7 @@ extension Vault {
                 throw VaultError(.integrity, "\(error)", hint: "run 'evault verify' for a full report")
             }
             do { try state.apply(event) } catch let violation as LedgerViolation {
-                throw VaultError(.integrity, violation.description, hint: "run 'evault verify' for a full report")
+                throw VaultError(.integrity, "\(violation)", hint: "run 'evault verify' for a full report")
             }
             var objects: [(String, String)] = []
             switch event.body {
