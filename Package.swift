@@ -22,10 +22,13 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"]), .brew(["libsodium"])]
         ),
+        // prctl(2) wrappers (variadic in C): non-dumpable process (Sources/VaultCrypto/ProcessHygiene.swift).
+        .target(name: "CProcessControl"),
         .target(
             name: "VaultCrypto",
             dependencies: [
                 "CSodium",
+                "CProcessControl",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

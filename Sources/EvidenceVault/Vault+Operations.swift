@@ -216,7 +216,7 @@ extension Vault {
                 (event, newState) = try append(as: actor, state: state) { _ in .documentAdded(record) }
             } catch {
                 // The blob is durable but no event names it: remove it rather than leave an orphan.
-                unlink(blobs.path(for: encrypted.blobHash))
+                blobs.remove(encrypted.blobHash)
                 throw error
             }
             state = newState
@@ -256,20 +256,22 @@ extension Vault {
         guard !path.hasSuffix("/"), !path.isEmpty else {
             throw VaultError(.invalidInput, "the destination \(path) names a folder; give a file name")
         }
-        var status = stat()
-        let exists = lstat(path, &status) == 0  // lstat: a dangling symbolic link counts as existing
-        if exists && force && (status.st_mode & S_IFMT) != S_IFREG && (status.st_mode & S_IFMT) != S_IFLNK {
-            throw VaultError(.invalidInput, "the destination \(path) exists and is not a file; --force replaces only files")
+        let parent = (path as NSString).deletingLastPathComponent
+        let name = (path as NSString).lastPathComponent
+        guard name != ".", name != ".." else { throw VaultError(.invalidInput, "the destination \(path) names a folder; give a file name") }
+        let destination = try FolderHandle(path: parent.isEmpty ? "." : parent, followingLink: true, what: "destination folder")
+        let existing = destination.entryType(name)
+        if existing != .missing && force && !existing.isRegular && existing != .symbolicLink {
+            throw VaultError(.invalidInput, "the destination \(path) exists and is \(existing), not a file; --force replaces only files")
         }
-        if !force && exists {
+        if !force && existing != .missing {  // a dangling symbolic link counts as existing
             throw VaultError(.alreadyExists, "\(path) already exists; refusing to overwrite it", hint: "pass --force to replace it")
         }
         let (key, metadata) = try documentKeyAndMetadata(document, theCase: theCase, in: state, actor: actor, action: "export documents")
-        let folder = (path as NSString).deletingLastPathComponent
         let plaintext: DurableFile?
         do {
             plaintext = try DocumentStream.decrypt(record: document.record, metadata: metadata, key: key, store: blobs,
-                                                   outputFolder: folder.isEmpty ? "." : folder, calls: calls,
+                                                   outputFolder: destination, calls: calls,
                                                    allowVisibleTemporary: allowVisibleTemporary, progress: progress)
         } catch let error as SystemCallError {
             throw VaultError(.io, "exporting document \(document.record.documentID.hex) failed, nothing was written: \(error)")
@@ -281,7 +283,7 @@ extension Vault {
         do {
             // Replacing plaintext: the old file is unlinked and the new one linked in its
             // place, so that no complete copy ever sits under a temporary name.
-            try plaintext?.commit(to: path, replacing: force, atomicReplace: false)
+            try plaintext?.commit(to: name, replacing: force, atomicReplace: false)
         } catch {
             let reason = (error as? VaultError)?.message ?? "\(error)"
             throw VaultError(.io, "document \(document.record.documentID.hex): the export was recorded in the ledger, but the file could not be put in place: \(reason)")

@@ -11,8 +11,10 @@ import VaultCrypto
 /// operation first replays the ledger (chain, signatures, authorisation), so
 /// nothing is trusted because the index says so.
 public final class Vault: @unchecked Sendable {
-    /// The vault folder.
+    /// The vault folder, as given.
     public let folder: String
+    /// The vault folder, opened once: everything inside it is reached through this handle.
+    let folderHandle: FolderHandle
     let database: DatabaseQueue
     let blobs: BlobStore
     let calls: SystemCalls
@@ -23,11 +25,22 @@ public final class Vault: @unchecked Sendable {
     static let databaseName = "vault.sqlite"
     static let blobFolderName = "blobs"
 
-    private init(folder: String, database: DatabaseQueue, calls: SystemCalls, logger: Logger, knownVaults: KnownVaults? = nil) {
+    /// Names evault itself may create in the vault folder; anything else is reported by `verify`.
+    static func isOwnName(_ name: String) -> Bool {
+        [databaseName, "\(databaseName)-wal", "\(databaseName)-shm", "\(databaseName)-journal", blobFolderName].contains(name)
+            || name.hasPrefix("\(databaseName).corrupt-") || name.hasPrefix(".\(databaseName).rebuild-")
+    }
+
+    private init(folder: String, handle: FolderHandle, database: DatabaseQueue, calls: SystemCalls, logger: Logger,
+                 knownVaults: KnownVaults? = nil) {
         self.folder = folder
+        self.folderHandle = handle
         self.knownVaults = knownVaults
         self.database = database
-        self.blobs = BlobStore(folder: "\(folder)/\(Self.blobFolderName)", calls: calls)
+        self.blobs = BlobStore(folder: "\(folder)/\(Self.blobFolderName)",
+                               handle: Result { try FolderHandle(child: Self.blobFolderName, of: handle, what: "blob folder") }
+                                   .mapError { $0 as? VaultError ?? VaultError(.io, "\($0)") },
+                               calls: calls)
         self.calls = calls
         self.logger = logger
     }
@@ -52,13 +65,15 @@ public final class Vault: @unchecked Sendable {
         } catch {
             throw VaultError(.io, "cannot create vault folder \(folder): \(error.localizedDescription)")
         }
-        let vault = try Vault(folder: folder, database: openDatabase(folder: folder), calls: calls, logger: logger, knownVaults: knownVaults)
+        let handle = try FolderHandle(path: folder, followingLink: true, what: "vault folder")
+        let vault = try Vault(folder: folder, handle: handle, database: openDatabase(folder: folder, handle: handle), calls: calls,
+                              logger: logger, knownVaults: knownVaults)
         let vaultID = try ObjectID.random()
         _ = try vault.append(as: creator, now: now, creatingVault: true) { state in
             guard state.count == 0 else { throw VaultError(.alreadyExists, "\(folder) already holds a vault") }
             return .genesis(vaultID: vaultID, creator: creator.publicIdentity)
         }
-        try AtomicFile.syncFolder(folder, calls: calls)
+        try vault.folderHandle.sync(calls: calls)
         logger.info("vault created", metadata: ["vault": "\(vaultID.hex)"])
         return vault
     }
@@ -68,14 +83,32 @@ public final class Vault: @unchecked Sendable {
     /// against what this machine remembers (see `KnownVaults`).
     public static func open(at folder: String, calls: SystemCalls = POSIXCalls(), logger: Logger = VaultLogging.silent,
                             knownVaults: KnownVaults? = nil) throws -> Vault {
-        guard FileManager.default.fileExists(atPath: "\(folder)/\(databaseName)") else {
+        let handle: FolderHandle
+        do { handle = try FolderHandle(path: folder, followingLink: true, what: "vault folder") } catch let error as VaultError where error.kind == .notFound {
+            throw VaultError(.notFound, "no vault at \(folder)", hint: "create one with 'evault init --vault DIR', or set EVAULT_VAULT")
+        }
+        guard handle.entryType(databaseName) != .missing else {
             throw VaultError(.notFound, "no vault at \(folder) (no \(databaseName))",
                              hint: "create one with 'evault init --vault DIR', or set EVAULT_VAULT")
         }
-        return try Vault(folder: folder, database: openDatabase(folder: folder), calls: calls, logger: logger, knownVaults: knownVaults)
+        return try Vault(folder: folder, handle: handle, database: openDatabase(folder: folder, handle: handle), calls: calls,
+                         logger: logger, knownVaults: knownVaults)
     }
 
-    private static func openDatabase(folder: String) throws -> DatabaseQueue {
+    /// Refuses a database, WAL or shared-memory file that is a link, FIFO,
+    /// device or folder: SQLite would follow or block on it (THREATS.md 41).
+    private static func checkDatabaseFiles(in handle: FolderHandle) throws {
+        for name in [databaseName, "\(databaseName)-wal", "\(databaseName)-shm", "\(databaseName)-journal"] {
+            let type = handle.entryType(name)
+            guard type == .missing || type.isRegular else {
+                throw VaultError(.integrity, "\(handle.display(name)) is \(type), not a regular file: refused",
+                                 hint: "whoever holds the storage may have planted it; restore the vault from a backup")
+            }
+        }
+    }
+
+    private static func openDatabase(folder: String, handle: FolderHandle) throws -> DatabaseQueue {
+        try checkDatabaseFiles(in: handle)
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.busyMode = .timeout(30)
@@ -276,14 +309,15 @@ public final class Vault: @unchecked Sendable {
             throw VaultError(.integrity, "the ledger itself is damaged in \(folder)/\(Self.databaseName): \(error)",
                              hint: "restore the vault from a backup; 'evault verify' reports what is readable")
         }
-        let fresh = "\(folder)/.\(Self.databaseName).rebuild-\(Hex.encodeRandomSuffix())"
+        let freshName = ".\(Self.databaseName).rebuild-\(Hex.encodeRandomSuffix())"
+        let fresh = "\(folder)/\(freshName)"
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         let queue = try DatabaseQueue(path: fresh, configuration: configuration)
         func discardFresh() {
             try? queue.close()
-            for suffix in ["", "-wal", "-shm"] { unlink(fresh + suffix) }
+            for suffix in ["", "-wal", "-shm"] { try? folderHandle.remove(freshName + suffix) }
         }
         let count: Int
         do {
@@ -305,13 +339,13 @@ public final class Vault: @unchecked Sendable {
         }
         try queue.close()
         try database.close()
-        let damaged = "\(folder)/\(Self.databaseName)"
+        let damaged = Self.databaseName
         let keep = "\(damaged).corrupt-\(Int(Date().timeIntervalSince1970))"
-        try systemCall("rename", path: damaged) { rename(damaged, keep) }
-        for suffix in ["-wal", "-shm"] { unlink(damaged + suffix) }
-        for suffix in ["-wal", "-shm"] { unlink(fresh + suffix) }
-        try systemCall("rename", path: damaged) { rename(fresh, damaged) }
-        try AtomicFile.syncFolder(folder, calls: calls)
+        try folderHandle.rename(damaged, to: keep)
+        for suffix in ["-wal", "-shm"] { try? folderHandle.remove(damaged + suffix) }
+        for suffix in ["-wal", "-shm"] { try? folderHandle.remove(freshName + suffix) }
+        try folderHandle.rename(freshName, to: damaged)
+        try folderHandle.sync(calls: calls)
         logger.warning("index rebuilt into a new database file", metadata: ["kept": "\(keep)"])
         return count
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// The one error type of `VaultCrypto`.
 ///
 /// Messages say what failed and never include key bytes, plaintext or which byte
@@ -27,6 +30,8 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
     case streamChunkTooLarge(chunk: Int, length: Int, maximum: Int)
     /// The encryptor was used after its final chunk.
     case streamAlreadyFinished
+    /// A system call that protects secrets (core files, tracing) failed.
+    case systemFailure(function: String, errno: Int32)
 
     public var description: String {
         switch self {
@@ -54,6 +59,8 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
             return "chunk \(chunk) is \(length) bytes, more than the maximum \(maximum)"
         case .streamAlreadyFinished:
             return "stream already finished"
+        case .systemFailure(let function, let code):
+            return "\(function) failed: \(String(cString: strerror(code)))"
         }
     }
 }

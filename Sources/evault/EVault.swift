@@ -17,6 +17,14 @@ struct EVault: ParsableCommand {
 
     /// Runs the command and turns every failure into `evault: error: ...` and a documented exit code.
     static func main() {
+        // Before anything reads the environment or a key: no core file, no same-user
+        // tracing, and the passphrase variables moved into secure memory (THREATS.md 49).
+        do {
+            try ProcessHygiene.lockDown()
+            try SecretEnvironment.capture(["EVAULT_PASSPHRASE", "EVAULT_NEW_PASSPHRASE"])
+        } catch {
+            Terminal.fail("cannot protect this process's secrets: \(error)", hint: nil, status: ExitStatus.failure)
+        }
         do {
             var command = try parseAsRoot()
             try command.run()

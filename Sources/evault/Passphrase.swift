@@ -44,27 +44,60 @@ struct PassphraseSource {
     }
 
     private func fromFileOrEnvironment() throws -> SecureBytes? {
-        if let file {
-            guard let data = try? Data(contentsOf: URL(fileURLWithPath: file)) else {
-                throw VaultError(.notFound, "passphrase file \(file) cannot be read")
-            }
-            return try Self.trimmed(Array(data), source: "passphrase file \(file)")
-        }
-        if let value = ProcessInfo.processInfo.environment[environmentVariable] {
-            return try Self.trimmed(Array(value.utf8), source: environmentVariable)
+        if let file { return try Self.readPassphraseFile(file) }
+        if let value = SecretEnvironment.take(environmentVariable) {
+            return try value.withUnsafeBytes { try Self.trimmed($0, source: environmentVariable) }
         }
         return nil
     }
 
+    /// Reads a passphrase file: a regular file only its owner can read, or a
+    /// pipe (`/dev/stdin`, `<(pass show x)`), never more than the longest
+    /// passphrase (plus a newline) (THREATS.md 51).
+    static func readPassphraseFile(_ file: String) throws -> SecureBytes {
+        let descriptor = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        guard descriptor >= 0 else {
+            throw VaultError(errno == ENOENT ? .notFound : .io, "passphrase file \(file) cannot be opened: \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw VaultError(.io, "passphrase file \(file) cannot be examined: \(String(cString: strerror(errno)))")
+        }
+        switch status.st_mode & S_IFMT {
+        case S_IFREG:
+            guard status.st_mode & 0o044 == 0 else {
+                throw VaultError(.invalidInput, "passphrase file \(file) is readable by group or others (mode \(String(status.st_mode & 0o777, radix: 8))): refused",
+                                 hint: "chmod 600 \(file), or pass the passphrase through a pipe: --passphrase-file <(pass show NAME)")
+            }
+        case S_IFIFO, S_IFSOCK, S_IFCHR:
+            break  // a pipe or /dev/stdin: read what the writer sends
+        default:
+            throw VaultError(.invalidInput, "passphrase file \(file) is not a file or a pipe: refused")
+        }
+        let limit = maximumLength + 2
+        let buffer = try SecureBytes(zeroedCount: limit)
+        var length = 0
+        try buffer.withUnsafeMutableBytes { out in
+            while length < limit {
+                let got = Glibc.read(descriptor, out.baseAddress! + length, limit - length)
+                if got < 0 && errno == EINTR { continue }
+                guard got >= 0 else { throw VaultError(.io, "passphrase file \(file) cannot be read: \(String(cString: strerror(errno)))") }
+                if got == 0 { break }
+                length += got
+            }
+        }
+        return try buffer.withUnsafeBytes { try trimmed(UnsafeRawBufferPointer(rebasing: $0[0..<length]), source: "passphrase file \(file)") }
+    }
+
     /// One trailing newline (LF or CRLF) is not part of the passphrase.
-    private static func trimmed(_ bytes: [UInt8], source: String) throws -> SecureBytes {
-        var bytes = bytes
-        defer { for index in bytes.indices { bytes[index] = 0 } }
-        if bytes.last == 0x0a { bytes.removeLast() }
-        if bytes.last == 0x0d { bytes.removeLast() }
-        guard !bytes.isEmpty else { throw VaultError(.invalidInput, "\(source) is empty") }
-        guard bytes.count <= maximumLength else { throw VaultError(.invalidInput, "\(source) is longer than \(maximumLength) bytes") }
-        return try SecureBytes(copying: bytes)
+    private static func trimmed(_ bytes: UnsafeRawBufferPointer, source: String) throws -> SecureBytes {
+        var count = bytes.count
+        if count > 0 && bytes[count - 1] == 0x0a { count -= 1 }
+        if count > 0 && bytes[count - 1] == 0x0d { count -= 1 }
+        guard count > 0 else { throw VaultError(.invalidInput, "\(source) is empty") }
+        guard count <= maximumLength else { throw VaultError(.invalidInput, "\(source) is longer than \(maximumLength) bytes") }
+        return try SecureBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
     }
 
     /// Reads a line from the controlling terminal with echo off, into secure memory.

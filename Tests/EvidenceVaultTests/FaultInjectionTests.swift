@@ -46,10 +46,10 @@ final class FaultyCalls: SystemCalls, @unchecked Sendable {
         return code
     }
 
-    func open(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
+    func openat(_ folder: Int32, _ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
         if let code = shouldFail(.open, path) { errno = code; return -1 }
         if withoutTmpfile && flags & DurableFile.openTemporaryFile == DurableFile.openTemporaryFile { errno = EOPNOTSUPP; return -1 }
-        return real.open(path, flags, mode)
+        return real.openat(folder, path, flags, mode)
     }
     func write(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
         if let code = shouldFail(.write, "") { errno = code; return -1 }
@@ -63,9 +63,9 @@ final class FaultyCalls: SystemCalls, @unchecked Sendable {
         if let code = shouldFail(.link, to) { errno = code; return -1 }
         return real.linkat(fromFolder, from, toFolder, to, flags)
     }
-    func rename(_ from: String, _ to: String) -> Int32 {
+    func renameat(_ fromFolder: Int32, _ from: String, _ toFolder: Int32, _ to: String) -> Int32 {
         if let code = shouldFail(.rename, to) { errno = code; return -1 }
-        return real.rename(from, to)
+        return real.renameat(fromFolder, from, toFolder, to)
     }
 }
 

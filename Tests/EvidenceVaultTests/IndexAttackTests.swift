@@ -59,7 +59,7 @@ struct IndexAttackTests {
             """, [Data(fakeID.rawValue), Data(fakeHash), Data(real.id.rawValue)])
         let findings = env.findings()
         #expect(findings.contains { $0.contains("index row documents/\(fakeID.hex)") && $0.contains("not backed by any ledger event") })
-        #expect(findings.contains { $0.contains("blob file \(Hex.encode(fakeHash))") && $0.contains("not named by any ledger event") })
+        #expect(findings.contains { $0.contains("blob folder entry \(Hex.encode(fakeHash))") && $0.contains("not named by any ledger event") })
         #expect(try env.vault.documents(inCase: "CASE-1", as: env.lawyer).map(\.id) == [real.id])
         expectVaultError(.notFound, fakeID.hex) { _ = try env.vault.document(fakeID.hex, as: env.lawyer) }
     }

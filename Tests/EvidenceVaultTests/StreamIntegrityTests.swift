@@ -27,7 +27,7 @@ struct StreamIntegrityTests {
         let forged = DocumentRecord(documentID: r.documentID, caseID: r.caseID, version: r.version, generation: r.generation,
                                     wrappedKey: r.wrappedKey, blobHash: forgedHash, blobSize: UInt64(blob.count), sealedMetadata: r.sealedMetadata)
         _ = try DocumentStream.decrypt(record: forged, metadata: metadata, key: key, store: env.vault.blobs,
-                                       outputFolder: env.folder.path, calls: POSIXCalls())
+                                       outputFolder: FolderHandle(path: env.folder.path, followingLink: true, what: "test folder"), calls: POSIXCalls())
     }
 
     @Test("A8: sizes 0, 1, chunk-1, chunk, chunk+1 and multiples round-trip",

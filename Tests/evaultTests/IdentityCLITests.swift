@@ -50,6 +50,7 @@ struct IdentityCLITests {
         let scratch = try Scratch()
         _ = try newIdentity("dede", in: scratch)
         try scratch.write(Data("the new passphrase\n".utf8), "new.txt")
+        chmod(scratch.file("new.txt"), 0o600)  // passphrase files readable by others are refused
         let changed = try CLI.run(["identity", "passwd", scratch.file("dede.identity"), "--new-passphrase-file", scratch.file("new.txt")],
                                   environment: passphrase)
         #expect(changed.status == 0, "\(changed.stderr)")

@@ -111,7 +111,7 @@ public enum IdentityStore {
     static let maxFileLength: UInt64 = 64 * 1024
 
     static func readFile(_ path: String, what: String) throws -> [UInt8] {
-        let file = try ReadableFile(path: path, what: what)
+        let file = try ReadableFile(userPath: path, what: what)
         guard file.size <= maxFileLength else {
             throw VaultError(.authenticationFailed, "\(what) \(path) is \(file.size) bytes: too large to be an identity (at most \(maxFileLength))")
         }

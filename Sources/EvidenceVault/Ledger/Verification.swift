@@ -151,16 +151,8 @@ extension Vault {
             findings.append(locateDamage(finding, documents: documents, state: state, reader: reader) ?? finding)
         }
 
-        // 4. Files that no event names.
-        do {
-            for name in try blobs.allNames().sorted() where !state.blobNames.contains(name) {
-                let problem = name.hasPrefix(".tmp-") ? "leftover temporary file (an interrupted write); safe to remove"
-                    : "is not named by any ledger event (an orphan of an interrupted add, an add still in progress, or injected)"
-                findings.append(Finding(object: "blob file \(name)", problem: problem))
-            }
-        } catch {
-            findings.append(Finding(object: "blob folder", problem: "cannot be listed: \(error)"))
-        }
+        // 4. Files that no event names, and entries that are not what evault makes.
+        findings += strayEntries(named: state.blobNames)
 
         // A clean vault's head is remembered, so that the next verify detects a rollback.
         if findings.isEmpty, let knownVaults {
@@ -228,10 +220,11 @@ enum BlobChecker {
 
     static func checkOne(_ record: DocumentRecord, store: BlobStore, buffer: UnsafeMutableRawBufferPointer) -> (Finding?, UInt64) {
         let object = "document \(record.documentID.hex)"
-        let path = store.path(for: record.blobHash)
         let file: ReadableFile
-        do { file = try ReadableFile(path: path, what: "blob") } catch {
+        do { file = try store.open(record.blobHash, what: "blob") } catch let error as VaultError where error.kind == .notFound {
             return (Finding(object: object, problem: "its blob \(Hex.encode(record.blobHash)) is missing"), 0)
+        } catch {
+            return (Finding(object: object, problem: "its blob cannot be read: \(error)"), 0)
         }
         guard file.size == record.blobSize else {
             return (Finding(object: object, problem: "blob is \(file.size) bytes, the ledger records \(record.blobSize) (truncated or extended)"), 0)
@@ -277,18 +270,60 @@ extension Vault {
     /// The ledger must replay cleanly first. Returns the names removed.
     public func removeOrphans(minimumAge: TimeInterval = 600, now: Date = Date()) throws -> [String] {
         let state = try replay()
+        let handle = try blobs.requireHandle()
         var removed: [String] = []
-        for name in try blobs.allNames().sorted() where !state.blobNames.contains(name) {
-            let path = "\(blobs.folder)/\(name)"
-            let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-            guard (attributes?[.type] as? FileAttributeType) == .typeRegular,
-                  let modified = attributes?[.modificationDate] as? Date, now.timeIntervalSince(modified) >= minimumAge
-            else { continue }
-            try systemCall("unlink", path: path) { unlink(path) }
+        // Only names evault itself gives blobs and temporary files, only regular
+        // files (never a link, FIFO or folder), only inside the blob folder's
+        // handle: a planted link cannot turn this into a removal elsewhere (THREATS.md 41).
+        for (name, type) in try handle.entries().sorted(by: { $0.name < $1.name })
+        where (BlobStore.isBlobName(name) && !state.blobNames.contains(name)) || BlobStore.isTemporaryName(name) {
+            guard case .regular(_, let modified) = type, now.timeIntervalSince1970 - TimeInterval(modified) >= minimumAge else { continue }
+            try handle.remove(name)
             removed.append(name)
         }
-        if !removed.isEmpty { try AtomicFile.syncFolder(blobs.folder, calls: calls) }
+        if !removed.isEmpty { try handle.sync(calls: calls) }
         logger.info("orphans removed", metadata: ["count": "\(removed.count)"])
         return removed
+    }
+
+    /// Findings for every entry of the vault folder and of `blobs/` that is not
+    /// a regular file or folder evault made: links, FIFOs, devices, unknown
+    /// names, orphan blobs and leftover temporary files. Nothing is opened.
+    func strayEntries(named blobNames: Set<String>) -> [Finding] {
+        var findings: [Finding] = []
+        do {
+            for (name, type) in try folderHandle.entries().sorted(by: { $0.name < $1.name }) {
+                let expected: Bool
+                switch name {
+                case Self.blobFolderName: expected = type == .folder
+                default: expected = Self.isOwnName(name) && type.isRegular
+                }
+                if !expected {
+                    findings.append(Finding(object: "vault folder entry \(name)",
+                                            problem: Self.isOwnName(name) ? "is \(type), which evault never makes there"
+                                                : "is \(type) that evault did not create"))
+                }
+            }
+        } catch {
+            findings.append(Finding(object: "vault folder", problem: "cannot be listed: \(error)"))
+        }
+        let entries: [(name: String, type: EntryType)]
+        do { entries = try blobs.entries() } catch {
+            findings.append(Finding(object: "blob folder", problem: "cannot be used: \(error)"))
+            return findings
+        }
+        for (name, type) in entries.sorted(by: { $0.name < $1.name }) {
+            let object = "blob folder entry \(name)"
+            if !type.isRegular {
+                findings.append(Finding(object: object, problem: "is \(type), not a regular file: never read, never removed by 'evault clean'"))
+            } else if BlobStore.isTemporaryName(name) {
+                findings.append(Finding(object: object, problem: "leftover temporary file (an interrupted write); 'evault clean' removes it"))
+            } else if !BlobStore.isBlobName(name) {
+                findings.append(Finding(object: object, problem: "is not a name evault gives blobs (planted or copied in); remove it by hand after checking it"))
+            } else if !blobNames.contains(name) {
+                findings.append(Finding(object: object, problem: "is not named by any ledger event (an orphan of an interrupted add, an add still in progress, or injected); 'evault clean' removes it"))
+            }
+        }
+        return findings
     }
 }

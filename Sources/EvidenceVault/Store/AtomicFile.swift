@@ -18,16 +18,15 @@ public enum AtomicFile {
     /// Writes `bytes` to `path` atomically and durably.
     public static func write(_ bytes: [UInt8], to path: String, mode: Mode, calls: SystemCalls = POSIXCalls()) throws {
         let parent = (path as NSString).deletingLastPathComponent
-        let file = try DurableFile(in: parent.isEmpty ? "." : parent, calls: calls)
+        let folder = try FolderHandle(path: parent.isEmpty ? "." : parent, followingLink: true, what: "folder")
+        let file = try DurableFile(in: folder, calls: calls)
         try file.write(bytes)
-        try file.commit(to: path, replacing: mode == .replace)
+        try file.commit(to: (path as NSString).lastPathComponent, replacing: mode == .replace)
     }
 
     /// fsyncs a folder so that a link or rename in it is durable.
     static func syncFolder(_ folder: String, calls: SystemCalls = POSIXCalls()) throws {
-        let descriptor = try systemCall("open", path: folder) { calls.open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0) }
-        defer { close(descriptor) }
-        try systemCall("fsync", path: folder, retryOnInterrupt: false) { calls.fsync(descriptor) }
+        try FolderHandle(path: folder, followingLink: true, what: "folder").sync(calls: calls)
     }
 }
 

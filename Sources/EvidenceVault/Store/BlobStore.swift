@@ -8,68 +8,59 @@ import Glibc
 /// by the lowercase hex SHA-256 of its bytes, so anyone can check it with
 /// `sha256sum`. Blobs are never modified; a new blob is durable (file and
 /// folder fsynced) before the event that names it commits.
+///
+/// Every access goes through the folder handle opened once with the vault
+/// (`FolderHandle`): no link is followed, nothing but a regular file is read.
+/// If `blobs/` itself is missing, a link or not a folder, every operation that
+/// needs it fails with that error, and `verify` reports it as a finding.
 public struct BlobStore: Sendable {
-    /// `VAULT/blobs`
+    /// `VAULT/blobs`, for messages.
     public let folder: String
+    private let handle: Result<FolderHandle, VaultError>
     let calls: SystemCalls
 
-    init(folder: String, calls: SystemCalls) {
+    init(folder: String, handle: Result<FolderHandle, VaultError>, calls: SystemCalls) {
         self.folder = folder
+        self.handle = handle
         self.calls = calls
     }
 
-    /// The path of the blob with this SHA-256.
-    public func path(for hash: [UInt8]) -> String { "\(folder)/\(Hex.encode(hash))" }
+    /// The blob folder's handle, or why it cannot be used.
+    func requireHandle() throws -> FolderHandle { try handle.get() }
+
+    /// The file name of the blob with this SHA-256.
+    static func name(for hash: [UInt8]) -> String { Hex.encode(hash) }
+
+    /// The path of the blob with this SHA-256, for messages.
+    public func path(for hash: [UInt8]) -> String { "\(folder)/\(Self.name(for: hash))" }
 
     /// A new, invisible blob file to stream into.
-    func newBlob() throws -> DurableFile { try DurableFile(in: folder, calls: calls) }
+    func newBlob() throws -> DurableFile { try DurableFile(in: requireHandle(), calls: calls) }
 
-    /// Names of every entry in the folder (for orphan detection).
-    func allNames() throws -> [String] {
-        try FileManager.default.contentsOfDirectory(atPath: folder)
+    /// Opens the blob with this hash; refuses anything but a regular file.
+    func open(_ hash: [UInt8], what: String) throws -> ReadableFile {
+        try requireHandle().openRegular(Self.name(for: hash), what: what)
+    }
+
+    /// Removes the blob with this hash (an add that could not be recorded).
+    func remove(_ hash: [UInt8]) {
+        try? requireHandle().remove(Self.name(for: hash))
+    }
+
+    /// Every entry in the folder, with its type (not followed).
+    func entries() throws -> [(name: String, type: EntryType)] { try requireHandle().entries() }
+
+    /// Whether `name` is one evault gives a blob: 64 lowercase hex characters.
+    static func isBlobName(_ name: String) -> Bool {
+        name.utf8.count == 64 && name.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
+    /// Whether `name` is one evault gives a temporary file: `.tmp-` and 16 lowercase hex characters.
+    static func isTemporaryName(_ name: String) -> Bool {
+        guard name.hasPrefix(".tmp-") else { return false }
+        let suffix = name.utf8.dropFirst(5)
+        return suffix.count == 16 && suffix.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 }
 
-/// An open, read-only file descriptor that closes itself.
-final class ReadableFile {
-    let descriptor: Int32
-    let path: String
-    let size: UInt64
 
-    init(path: String, what: String) throws {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            if errno == ENOENT { throw VaultError(.notFound, "\(what) \(path) does not exist") }
-            throw VaultError(.io, "\(what) \(path) cannot be opened: \(String(cString: strerror(errno)))")
-        }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else {
-            close(descriptor)
-            throw VaultError(.io, "\(what) \(path) cannot be examined: \(String(cString: strerror(errno)))")
-        }
-        guard (status.st_mode & S_IFMT) == S_IFREG else {
-            close(descriptor)
-            throw VaultError(.invalidInput, "\(what) \(path) is not a regular file")
-        }
-        self.descriptor = descriptor
-        self.path = path
-        self.size = UInt64(status.st_size)
-    }
-
-    deinit { close(descriptor) }
-
-    /// Reads exactly `buffer.count` bytes unless the file ends first; returns the count read.
-    func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        var total = 0
-        while total < buffer.count {
-            let got = read(descriptor, buffer.baseAddress! + total, buffer.count - total)
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw SystemCallError(function: "read", path: path, errno: errno)
-            }
-            if got == 0 { break }
-            total += got
-        }
-        return total
-    }
-}

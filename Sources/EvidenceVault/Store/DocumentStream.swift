@@ -45,7 +45,7 @@ enum DocumentStream {
     /// Encrypts the regular file at `inputPath` into a new blob of `store`.
     static func encrypt(inputPath: String, documentID: ObjectID, version: UInt32, key: DocumentKey, store: BlobStore,
                         progress: Progress? = nil) throws -> EncryptedDocument {
-        let input = try ReadableFile(path: inputPath, what: "input file")
+        let input = try ReadableFile(userPath: inputPath, what: "input file")
         let chunkLength = Int(BlobHeader.defaultChunkLength)
         let encryptor = try SecretStreamEncryptor(key: key.key, maxChunkLength: chunkLength)
         let header = try BlobHeader(documentID: documentID, documentVersion: version, chunkLength: UInt32(chunkLength),
@@ -105,7 +105,7 @@ enum DocumentStream {
         guard extra == 0 else { throw VaultError(.io, "input file \(inputPath) changed while it was being read (it grew)") }
 
         let blobHash = ciphertextHash.finalize()
-        try blob.commit(to: store.path(for: blobHash), replacing: false)
+        try blob.commit(to: BlobStore.name(for: blobHash), replacing: false)
         return EncryptedDocument(blobHash: blobHash, blobSize: bytesWritten, plaintextSize: totalSize,
                                  commitmentSalt: salt, plaintextCommitment: plaintextHash.finalize())
     }
@@ -121,12 +121,11 @@ enum DocumentStream {
     /// reader's verify uses this to name the damaged chunk).
     @discardableResult
     static func decrypt(record: DocumentRecord, metadata: DocumentMetadata, key: DocumentKey, store: BlobStore,
-                        outputFolder: String?, calls: SystemCalls, allowVisibleTemporary: Bool = false,
+                        outputFolder: FolderHandle?, calls: SystemCalls, allowVisibleTemporary: Bool = false,
                         progress: Progress? = nil) throws -> DurableFile? {
         let document = "document \(record.documentID.hex)"
-        let blobPath = store.path(for: record.blobHash)
         let input: ReadableFile
-        do { input = try ReadableFile(path: blobPath, what: "blob of \(document)") } catch let error as VaultError where error.kind == .notFound {
+        do { input = try store.open(record.blobHash, what: "blob of \(document)") } catch let error as VaultError where error.kind == .notFound {
             throw VaultError(.integrity, "\(document): its blob \(Hex.encode(record.blobHash)) is missing from the vault")
         }
         guard input.size == record.blobSize else {

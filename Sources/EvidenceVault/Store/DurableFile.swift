@@ -14,32 +14,35 @@ import Glibc
 /// overwriting) or renames it over the old one, and fsyncs the folder. Any
 /// failure is reported once and never retried into success (ATTACKS.md 34).
 final class DurableFile {
-    let folder: String
+    /// The folder the file will be named in.
+    let folder: FolderHandle
     private let calls: SystemCalls
     private var descriptor: Int32
-    private var temporaryPath: String?
+    private var temporaryName: String?
     private var finished = false
 
     /// - Parameter allowVisibleTemporary: whether a named temporary file may stand in
     ///   where the file system lacks `O_TMPFILE`. Exports of plaintext refuse it by
     ///   default: a `kill -9` could leave partial plaintext in such a file.
-    init(in folder: String, calls: SystemCalls = POSIXCalls(), allowVisibleTemporary: Bool = true) throws {
+    init(in folder: FolderHandle, calls: SystemCalls = POSIXCalls(), allowVisibleTemporary: Bool = true) throws {
         self.folder = folder
         self.calls = calls
-        let anonymous = calls.open(folder, Self.openTemporaryFile | O_WRONLY | O_CLOEXEC, 0o600)
+        let anonymous = calls.openat(folder.descriptor, ".", Self.openTemporaryFile | O_WRONLY | O_CLOEXEC, 0o600)
         if anonymous >= 0 {
             descriptor = anonymous
-            temporaryPath = nil
+            temporaryName = nil
         } else if [EOPNOTSUPP, EISDIR, EINVAL].contains(errno) {
             guard allowVisibleTemporary else {
-                throw VaultError(.invalidInput, "the file system of \(folder) cannot keep a file invisible while it is written (no O_TMPFILE): an interrupted export could leave partial plaintext there",
+                throw VaultError(.invalidInput, "the file system of \(folder.path) cannot keep a file invisible while it is written (no O_TMPFILE): an interrupted export could leave partial plaintext there",
                                  hint: "export to a folder on a local file system (ext4, xfs, btrfs, tmpfs), or pass --allow-visible-temp")
             }
-            let path = "\(folder)/.tmp-\(Hex.encodeRandomSuffix())"
-            descriptor = try systemCall("open", path: path) { calls.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
-            temporaryPath = path
+            let name = ".tmp-\(Hex.encodeRandomSuffix())"
+            descriptor = try systemCall("open", path: folder.display(name)) {
+                calls.openat(folder.descriptor, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            }
+            temporaryName = name
         } else {
-            throw SystemCallError(function: "open(O_TMPFILE)", path: folder, errno: errno)
+            throw SystemCallError(function: "open(O_TMPFILE)", path: folder.path, errno: errno)
         }
     }
 
@@ -53,8 +56,8 @@ final class DurableFile {
         guard var pointer = buffer.baseAddress else { return }
         var remaining = buffer.count
         while remaining > 0 {
-            let written = try systemCall("write", path: folder) { calls.write(descriptor, pointer, remaining) }
-            guard written > 0 else { throw SystemCallError(function: "write", path: folder, errno: EIO) }
+            let written = try systemCall("write", path: folder.path) { calls.write(descriptor, pointer, remaining) }
+            guard written > 0 else { throw SystemCallError(function: "write", path: folder.path, errno: EIO) }
             pointer += written
             remaining -= written
         }
@@ -64,62 +67,67 @@ final class DurableFile {
 
     /// fsyncs the data written so far (commit does it again; a clean file syncs at no cost).
     func sync() throws {
-        try systemCall("fsync", path: folder, retryOnInterrupt: false) { calls.fsync(descriptor) }
+        try systemCall("fsync", path: folder.path, retryOnInterrupt: false) { calls.fsync(descriptor) }
     }
 
-    /// Makes the file durable and visible as `path`.
+    /// Makes the file durable and visible as `name` in its folder.
     /// - Parameters:
+    ///   - name: a plain name (no `/`) in `folder`.
     ///   - replacing: replace an existing file; otherwise an existing file is an error.
     ///   - atomicReplace: replace through a staging name and `rename` (the old file
     ///     or the new one is always there), or, when false, unlink the old file
     ///     and link the new one (briefly neither is there, but the new content
     ///     never exists under any other name: used for plaintext).
-    func commit(to path: String, replacing: Bool, atomicReplace: Bool = true) throws {
+    func commit(to name: String, replacing: Bool, atomicReplace: Bool = true) throws {
         precondition(!finished, "DurableFile committed twice")
-        try systemCall("fsync", path: path, retryOnInterrupt: false) { calls.fsync(descriptor) }
-        if let temporaryPath {
+        precondition(!name.contains("/"), "DurableFile names are relative to their folder")
+        let shown = folder.display(name)
+        try systemCall("fsync", path: shown, retryOnInterrupt: false) { calls.fsync(descriptor) }
+        if let temporaryName {
             if replacing {
-                try systemCall("rename", path: path) { calls.rename(temporaryPath, path) }
+                try systemCall("rename", path: shown) { calls.renameat(folder.descriptor, temporaryName, folder.descriptor, name) }
             } else {
-                try linkNoReplace(from: temporaryPath, flags: 0, to: path)
-                unlink(temporaryPath)
+                try linkNoReplace(from: temporaryName, fromFolder: folder.descriptor, flags: 0, to: name)
+                unlinkat(folder.descriptor, temporaryName, 0)
             }
-            self.temporaryPath = nil
+            self.temporaryName = nil
         } else {
             let procPath = "/proc/self/fd/\(descriptor)"
             if replacing && !atomicReplace {
-                if unlink(path) != 0 && errno != ENOENT { throw SystemCallError(function: "unlink", path: path, errno: errno) }
+                if unlinkat(folder.descriptor, name, 0) != 0 && errno != ENOENT {
+                    throw SystemCallError(function: "unlink", path: shown, errno: errno)
+                }
                 do {
-                    try linkNoReplace(from: procPath, flags: AT_SYMLINK_FOLLOW, to: path)
+                    try linkNoReplace(from: procPath, fromFolder: AT_FDCWD, flags: AT_SYMLINK_FOLLOW, to: name)
                 } catch {
-                    throw VaultError(.io, "the old file at \(path) was removed, but the new one could not be linked there: \(error)")
+                    throw VaultError(.io, "the old file at \(shown) was removed, but the new one could not be linked there: \(error)")
                 }
             } else if replacing {
-                let staging = "\(folder)/.tmp-\(Hex.encodeRandomSuffix())"
-                try linkNoReplace(from: procPath, flags: AT_SYMLINK_FOLLOW, to: staging)
+                let staging = ".tmp-\(Hex.encodeRandomSuffix())"
+                try linkNoReplace(from: procPath, fromFolder: AT_FDCWD, flags: AT_SYMLINK_FOLLOW, to: staging)
                 do {
-                    try systemCall("rename", path: path) { calls.rename(staging, path) }
+                    try systemCall("rename", path: shown) { calls.renameat(folder.descriptor, staging, folder.descriptor, name) }
                 } catch {
-                    unlink(staging)
+                    unlinkat(folder.descriptor, staging, 0)
                     throw error
                 }
             } else {
-                try linkNoReplace(from: procPath, flags: AT_SYMLINK_FOLLOW, to: path)
+                try linkNoReplace(from: procPath, fromFolder: AT_FDCWD, flags: AT_SYMLINK_FOLLOW, to: name)
             }
         }
         finished = true
         close(descriptor)
         do {
-            try AtomicFile.syncFolder(folder, calls: calls)
+            try folder.sync(calls: calls)
         } catch {
             // A new name that is not durable is withdrawn, so that a failed write
             // leaves nothing behind. A replacement cannot be undone: say that the
             // file is there, but may not survive a crash.
             if !replacing {
-                unlink(path)
+                unlinkat(folder.descriptor, name, 0)
                 throw error
             }
-            throw VaultError(.io, "the file is in place at \(path), but its folder could not be synced, so it may not survive a crash: \(error)")
+            throw VaultError(.io, "the file is in place at \(shown), but its folder could not be synced, so it may not survive a crash: \(error)")
         }
     }
 
@@ -128,14 +136,15 @@ final class DurableFile {
         guard !finished else { return }
         finished = true
         close(descriptor)
-        if let temporaryPath { unlink(temporaryPath) }
+        if let temporaryName { unlinkat(folder.descriptor, temporaryName, 0) }
     }
 
-    private func linkNoReplace(from source: String, flags: Int32, to path: String) throws {
+    private func linkNoReplace(from source: String, fromFolder: Int32, flags: Int32, to name: String) throws {
+        let shown = folder.display(name)
         do {
-            try systemCall("link", path: path) { calls.linkat(AT_FDCWD, source, AT_FDCWD, path, flags) }
+            try systemCall("link", path: shown) { calls.linkat(fromFolder, source, folder.descriptor, name, flags) }
         } catch let error as SystemCallError where error.errno == EEXIST {
-            throw VaultError(.alreadyExists, "\(path) already exists; refusing to overwrite it",
+            throw VaultError(.alreadyExists, "\(shown) already exists; refusing to overwrite it",
                              hint: "choose another destination, or pass --force where the command offers it")
         }
     }

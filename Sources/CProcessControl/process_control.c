@@ -1,0 +1,6 @@
+#include "process_control.h"
+#include <sys/prctl.h>
+
+int evault_set_not_dumpable(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+
+int evault_get_dumpable(void) { return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0); }
