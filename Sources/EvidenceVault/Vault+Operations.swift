@@ -25,8 +25,12 @@ public struct CaseSummary: Sendable {
     public let reference: String?
     public let title: String?
     public let author: Fingerprint
+    public let authorName: String
     public let created: Date
+    public let sequence: UInt64
     public let documentCount: Int
+    /// Why a reader could not open this case's sealed fields (the listing goes on; THREATS.md 45).
+    public let problem: String?
 }
 
 /// What `add/list/show` report; `metadata` only for readers.
@@ -41,6 +45,8 @@ public struct DocumentSummary: Sendable {
     public let added: Date
     public let sequence: UInt64
     public let metadata: DocumentMetadata?
+    /// Why a reader could not open this document's key or metadata (the listing goes on; THREATS.md 45).
+    public let problem: String?
 }
 
 /// What to add: the file and its description.
@@ -77,7 +83,8 @@ extension Vault {
 
     /// Admits a member (custodians only). Lawyers and custodians receive the
     /// current epoch key, sealed to the X25519 key of the public identity given;
-    /// auditors receive nothing.
+    /// auditors receive nothing. A name that compares equal to a current
+    /// member's (`MemberName`) is refused, naming that member (THREATS.md 43).
     public func addMember(_ member: PublicIdentity, role: Role, toGroup groupName: String, as actor: UnlockedIdentity) throws {
         try append(as: actor) { state in
             let group = try state.requireGroup(named: groupName)
@@ -85,14 +92,26 @@ extension Vault {
             guard group.members[member.fingerprint] == nil else {
                 throw VaultError(.alreadyExists, "\(member.name) (\(member.fingerprint.readable)) is already a member of \(group.name)")
             }
+            if let existing = state.currentMembers(withNameLike: member.name, other: member.fingerprint).first {
+                throw VaultError(.alreadyExists, "the name \"\(member.name)\" cannot be told apart from that of \(state.displayName(of: existing)) (\(existing.readable)), already a member of this vault: refused",
+                                 hint: "ask the new member to create their identity under a name that is clearly their own")
+            }
             var wrap: [UInt8] = []
             if role.canRead {
-                let epochKey = try state.epochKey(for: actor, in: group, to: "admit members")
+                let epochKey = try keyRing(for: actor, state: state).epochKey(in: group, to: "admit members")
                 wrap = try KeyWrap.sealEpochKey(epochKey, groupID: group.id, epoch: group.epoch, to: member.encryptionKey)
             }
             return .memberAdded(groupID: group.id, member: member, role: role, epoch: group.epoch, wrap: wrap)
         }
     }
+
+    /// The keys `actor` can open in `state`, read through this vault's ledger.
+    func keyRing(for actor: UnlockedIdentity, state: LedgerState) -> KeyRing {
+        KeyRing(actor: actor, state: state, fields: sealedFields(state))
+    }
+
+    /// The sealed parts of `state`'s cases and documents, read from this vault's ledger.
+    func sealedFields(_ state: LedgerState) -> SealedFields { SealedFields(database: database, state: state, folder: folder) }
 
     /// Every group, with members.
     public func groups() throws -> [GroupSummary] {
@@ -109,7 +128,7 @@ extension Vault {
     func summary(of group: LedgerState.Group, in state: LedgerState) -> GroupSummary {
         GroupSummary(id: group.id, name: group.name, epoch: group.epoch,
                      members: group.members.values.sorted { $0.sequence < $1.sequence }.map {
-                         .init(name: $0.identity.name, fingerprint: $0.identity.fingerprint, role: $0.role, epoch: $0.epoch,
+                         .init(name: state.displayName(of: $0.identity.fingerprint), fingerprint: $0.identity.fingerprint, role: $0.role, epoch: $0.epoch,
                                addedBy: $0.addedBy, sequence: $0.sequence)
                      },
                      caseCount: state.cases.values.filter { $0.groupID == group.id }.count)
@@ -117,23 +136,28 @@ extension Vault {
 
     // MARK: cases
 
+    /// Longest case reference accepted when opening a case, in UTF-8 bytes.
+    public static let maxReferenceLength = 256
+    /// Longest case title accepted when opening a case, in UTF-8 bytes.
+    public static let maxCaseTitleLength = 1024
+
     /// Opens a case in a group: a random case key wrapped under the epoch key; reference and title sealed.
     public func createCase(inGroup groupName: String, reference: String, title: String = "", as actor: UnlockedIdentity) throws -> CaseSummary {
-        guard !reference.isEmpty, reference.utf8.count <= 1024, title.utf8.count <= 4096 else {
-            throw VaultError(.invalidInput, "a case reference is 1 to 1024 bytes and a title at most 4096")
+        guard !reference.isEmpty, reference.utf8.count <= Self.maxReferenceLength, title.utf8.count <= Self.maxCaseTitleLength else {
+            throw VaultError(.invalidInput, "a case reference is 1 to \(Self.maxReferenceLength) bytes and a title at most \(Self.maxCaseTitleLength)")
         }
+        try TextRules.requirePrintable(reference, what: "the case reference")
+        try TextRules.requirePrintable(title, what: "the case title")
         let caseID = try ObjectID.random()
         let caseKey = try CaseKey.random()
         let (_, state) = try append(as: actor) { state in
             let group = try state.requireGroup(named: groupName)
-            let epochKey = try state.epochKey(for: actor, in: group, to: "open cases in it")
-            let lowered = reference.lowercased()
-            let looksLikeID = lowered.count >= 4 && lowered.allSatisfy(\.isHexDigit)
-                && state.cases.keys.contains { $0.hex.hasPrefix(lowered) }
-            if looksLikeID {
+            let keys = keyRing(for: actor, state: state)
+            let epochKey = try keys.epochKey(in: group, to: "open cases in it")
+            if !state.casesWithIDPrefix(reference).isEmpty {
                 throw VaultError(.invalidInput, "this case reference is also the start of an existing case id; choose another reference")
             }
-            if !state.cases(withReference: reference, readableBy: actor).isEmpty {
+            if !keys.cases(withReference: reference).isEmpty {
                 throw VaultError(.alreadyExists, "a case with this reference already exists in a group you can read")
             }
             return .caseCreated(
@@ -143,105 +167,135 @@ extension Vault {
                 sealedTitle: try KeyWrap.sealField(Array(title.utf8), caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "title"))
         }
         guard let created = state.cases[caseID] else { throw VaultError(.io, "case \(caseID.hex) was not recorded") }
-        return try caseSummary(created, in: state, actor: actor)
+        return caseSummary(created, in: state, keys: keyRing(for: actor, state: state))
     }
 
-    /// Cases, optionally of one group; references and titles where the actor can read them.
+    /// Cases, optionally of one group; references and titles where the actor
+    /// can read them. A case whose sealed fields do not open is listed with its
+    /// problem, and the listing goes on.
     public func cases(inGroup groupName: String? = nil, as actor: UnlockedIdentity?) throws -> [CaseSummary] {
         let state = try replay()
         let groupID = try groupName.map { try state.requireGroup(named: $0).id }
-        let keys = actor.map { KeyRing(actor: $0, state: state) }
-        let counts = Dictionary(grouping: state.documents.values, by: \.record.caseID).mapValues(\.count)
-        return try state.cases.values.filter { groupID == nil || $0.groupID == groupID }
+        let keys = actor.map { keyRing(for: $0, state: state) }
+        return state.cases.values.filter { groupID == nil || $0.groupID == groupID }
             .sorted { $0.sequence < $1.sequence }
-            .map { try caseSummary($0, in: state, keys: keys, documentCount: counts[$0.id] ?? 0) }
+            .map { caseSummary($0, in: state, keys: keys) }
     }
 
-    func caseSummary(_ theCase: LedgerState.Case, in state: LedgerState, actor: UnlockedIdentity?) throws -> CaseSummary {
-        try caseSummary(theCase, in: state, keys: actor.map { KeyRing(actor: $0, state: state) },
-                        documentCount: state.documents.values.filter { $0.record.caseID == theCase.id }.count)
-    }
-
-    private func caseSummary(_ theCase: LedgerState.Case, in state: LedgerState, keys: KeyRing?, documentCount: Int) throws -> CaseSummary {
-        var reference: String?, title: String?
+    func caseSummary(_ theCase: LedgerState.Case, in state: LedgerState, keys: KeyRing?) -> CaseSummary {
+        var reference: String?, title: String?, problem: String?
         if let keys, keys.canRead(theCase) {
-            let key = try keys.caseKey(theCase, to: "read cases")
-            reference = try openText(theCase.sealedReference, key: key, caseID: theCase.id, field: "reference")
-            title = try openText(theCase.sealedTitle, key: key, caseID: theCase.id, field: "title")
+            do {
+                reference = try keys.caseText(theCase, field: "reference", to: "read cases")
+                title = try keys.caseText(theCase, field: "title", to: "read cases")
+            } catch {
+                reference = nil
+                title = nil
+                problem = (error as? VaultError)?.message ?? "\(error)"
+            }
         }
         return CaseSummary(id: theCase.id, groupName: state.groups[theCase.groupID]?.name ?? "?", reference: reference, title: title,
-                           author: theCase.author, created: Date(timeIntervalSince1970: TimeInterval(theCase.time)),
-                           documentCount: documentCount)
-    }
-
-    private func openText(_ box: [UInt8], key: CaseKey, caseID: ObjectID, field: String) throws -> String {
-        let bytes = try KeyWrap.openField(box, caseKey: key, caseID: caseID, objectID: caseID, version: 1, field: field)
-        return String(decoding: bytes.unprotectedCopy(), as: UTF8.self)
+                           author: theCase.author, authorName: state.displayName(of: theCase.author),
+                           created: Date(timeIntervalSince1970: TimeInterval(theCase.time)), sequence: theCase.sequence,
+                           documentCount: state.caseDocuments[theCase.id]?.count ?? 0, problem: problem)
     }
 
     // MARK: documents
 
-    /// Encrypts each file into a blob (durable before anything else), then
-    /// records it with one signed event per document. Lawyers and custodians of
-    /// the case's group only.
-    public func addDocuments(_ files: [NewDocument], toCase caseText: String, as actor: UnlockedIdentity,
-                             progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> [DocumentSummary] {
-        var state = try replay()
-        let theCase = try state.resolveCase(caseText, actor: actor)
-        let caseKey = try state.caseKey(for: actor, theCase, to: "add documents to case \(theCase.id.hex)")
-        var added: [DocumentSummary] = []
-        for file in files {
-            try DocumentMetadata.validate(fileName: file.path, title: file.title, tags: file.tags)
-            let documentID = try ObjectID.random()
-            let documentKey = try DocumentKey.random()
-            let encrypted: EncryptedDocument
-            do {
-                encrypted = try DocumentStream.encrypt(inputPath: file.path, documentID: documentID, version: 1, key: documentKey,
-                                                       store: blobs, progress: progress.map { report in { report(file.path, $0, $1) } })
-            } catch let error as SystemCallError {
-                throw VaultError(.io, "adding \(file.path) failed, nothing was recorded: \(error)")
-            }
-            let metadata = DocumentMetadata(fileName: (file.path as NSString).lastPathComponent, title: file.title, kind: file.kind,
-                                            tags: file.tags, size: encrypted.plaintextSize, commitmentSalt: encrypted.commitmentSalt,
-                                            plaintextCommitment: encrypted.plaintextCommitment)
-            let record = DocumentRecord(
-                documentID: documentID, caseID: theCase.id, version: 1, generation: theCase.generation,
-                wrappedKey: try KeyWrap.wrapDocumentKey(documentKey, under: caseKey, caseID: theCase.id, documentID: documentID,
-                                                        version: 1, generation: theCase.generation),
-                blobHash: encrypted.blobHash, blobSize: encrypted.blobSize,
-                sealedMetadata: try KeyWrap.sealField(metadata.encoded(), caseKey: caseKey, caseID: theCase.id, objectID: documentID,
-                                                      version: 1, field: "metadata"))
-            let event: Event, newState: LedgerState
-            do {
-                (event, newState) = try append(as: actor, state: state) { _ in .documentAdded(record) }
-            } catch {
-                // The blob is durable but no event names it: remove it rather than leave an orphan.
-                blobs.remove(encrypted.blobHash)
-                throw error
-            }
-            state = newState
-            added.append(DocumentSummary(id: documentID, caseID: theCase.id, version: 1, blobHash: encrypted.blobHash,
-                                         blobSize: encrypted.blobSize, author: actor.fingerprint, authorName: actor.publicIdentity.name,
-                                         added: Date(timeIntervalSince1970: TimeInterval(event.time)), sequence: event.sequence,
-                                         metadata: metadata))
+    /// Checks what can be checked before the passphrase is asked (THREATS.md 50):
+    /// the vault is trusted and replays, every input is a regular file that
+    /// opens, and its metadata fits; a case given by id must exist.
+    public func checkBeforeAdding(_ files: [NewDocument], toCase caseText: String) throws {
+        let state = try replay()
+        if ObjectID(hex: caseText) != nil || !state.casesWithIDPrefix(caseText).isEmpty {
+            _ = try state.resolveCase(caseText, keys: nil)
         }
-        return added
+        try Self.checkInputs(files)
     }
 
-    /// The documents of a case (metadata for readers).
+    private static func checkInputs(_ files: [NewDocument]) throws {
+        guard !files.isEmpty else { throw VaultError(.invalidInput, "no file to add") }
+        for file in files {
+            try DocumentMetadata.validate(fileName: (file.path as NSString).lastPathComponent, title: file.title, tags: file.tags)
+            _ = try ReadableFile(userPath: file.path, what: "input file")
+        }
+    }
+
+    /// Encrypts every file into a blob (durable before anything else), then
+    /// records them all in one transaction, one signed event per document: all
+    /// are added or none is, and a failure removes the blobs already written
+    /// (THREATS.md 50). Lawyers and custodians of the case's group only.
+    public func addDocuments(_ files: [NewDocument], toCase caseText: String, as actor: UnlockedIdentity,
+                             progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> [DocumentSummary] {
+        try Self.checkInputs(files)
+        let state = try replay()
+        let keys = keyRing(for: actor, state: state)
+        let theCase = try state.resolveCase(caseText, keys: keys)
+        _ = try state.requireReader(actor, of: state.group(of: theCase), to: "add documents to case \(theCase.id.hex)")
+        let caseKey = try keys.caseKey(theCase, to: "add documents to case \(theCase.id.hex)")
+        var written: [[UInt8]] = []
+        var prepared: [(DocumentRecord, DocumentMetadata)] = []
+        do {
+            for file in files {
+                let documentID = try ObjectID.random()
+                let documentKey = try DocumentKey.random()
+                let encrypted: EncryptedDocument
+                do {
+                    encrypted = try DocumentStream.encrypt(inputPath: file.path, documentID: documentID, version: 1, key: documentKey,
+                                                           store: blobs, progress: progress.map { report in { report(file.path, $0, $1) } })
+                } catch let error as SystemCallError {
+                    throw VaultError(.io, "adding \(file.path) failed: \(error)")
+                }
+                written.append(encrypted.blobHash)
+                let metadata = DocumentMetadata(fileName: (file.path as NSString).lastPathComponent, title: file.title, kind: file.kind,
+                                                tags: file.tags, size: encrypted.plaintextSize, commitmentSalt: encrypted.commitmentSalt,
+                                                plaintextCommitment: encrypted.plaintextCommitment)
+                let record = DocumentRecord(
+                    documentID: documentID, caseID: theCase.id, version: 1, generation: theCase.generation,
+                    wrappedKey: try KeyWrap.wrapDocumentKey(documentKey, under: caseKey, caseID: theCase.id, documentID: documentID,
+                                                            version: 1, generation: theCase.generation),
+                    blobHash: encrypted.blobHash, blobSize: encrypted.blobSize,
+                    sealedMetadata: try KeyWrap.sealField(metadata.encoded(), caseKey: caseKey, caseID: theCase.id, objectID: documentID,
+                                                          version: 1, field: "metadata"))
+                prepared.append((record, metadata))
+            }
+            let (events, _) = try appendEvents(as: actor, state: state) { _ in prepared.map { .documentAdded($0.0) } }
+            return zip(events, prepared).map { event, item in
+                DocumentSummary(id: item.0.documentID, caseID: theCase.id, version: 1, blobHash: item.0.blobHash,
+                                blobSize: item.0.blobSize, author: actor.fingerprint, authorName: state.displayName(of: actor.fingerprint),
+                                added: Date(timeIntervalSince1970: TimeInterval(event.time)), sequence: event.sequence,
+                                metadata: item.1, problem: nil)
+            }
+        } catch {
+            // Blobs are durable but no event names them: remove them rather than leave orphans.
+            for hash in written { blobs.remove(hash) }
+            let reason = (error as? VaultError).map { SafeText("\($0.text)") } ?? "\(error)"
+            throw VaultError((error as? VaultError)?.kind ?? .io,
+                             files.count > 1 ? "\(reason); none of the \(files.count) files was added" : "\(reason); nothing was recorded",
+                             hint: (error as? VaultError)?.hintText)
+        }
+    }
+
+    /// The documents of a case (metadata for readers). A document whose key or
+    /// metadata does not open is listed with its problem; the listing goes on.
     public func documents(inCase caseText: String, as actor: UnlockedIdentity?) throws -> [DocumentSummary] {
         let state = try replay()
-        let theCase = try state.resolveCase(caseText, actor: actor)
-        let keys = actor.map { KeyRing(actor: $0, state: state) }
-        return try state.documents.values.filter { $0.record.caseID == theCase.id }
-            .sorted { $0.sequence < $1.sequence }
-            .map { try documentSummary($0, in: state, keys: keys) }
+        let keys = actor.map { keyRing(for: $0, state: state) }
+        let theCase = try state.resolveCase(caseText, keys: keys)
+        return state.documents(of: theCase).map { documentSummary($0, in: state, keys: keys) }
     }
 
     /// One document by id or prefix (metadata for readers).
     public func document(_ text: String, as actor: UnlockedIdentity?) throws -> DocumentSummary {
         let state = try replay()
-        return try documentSummary(state.resolveDocument(text), in: state, actor: actor)
+        return documentSummary(try state.resolveDocument(text), in: state, keys: actor.map { keyRing(for: $0, state: state) })
+    }
+
+    /// Checks an export destination before the passphrase is asked (THREATS.md 50).
+    public func checkBeforeExporting(_ documentText: String, to path: String, force: Bool) throws {
+        let state = try replay()
+        _ = try state.resolveDocument(documentText)
+        _ = try ExportDestination(path: path, force: force)
     }
 
     /// Decrypts a document to `path`. Readers only. Nothing is left at `path`
@@ -252,82 +306,70 @@ extension Vault {
                        allowVisibleTemporary: Bool = false, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> DocumentSummary {
         let state = try replay()
         let document = try state.resolveDocument(documentText)
-        guard let theCase = state.cases[document.record.caseID] else { throw VaultError(.integrity, "document names a missing case") }
+        guard let theCase = state.cases[document.caseID] else { throw VaultError(.integrity, "document names a missing case") }
+        let destination = try ExportDestination(path: path, force: force)
+        let keys = keyRing(for: actor, state: state)
+        _ = try state.requireReader(actor, of: state.group(of: theCase), to: "export documents")
+        let (key, metadata, record) = try keys.documentKeyAndMetadata(document, to: "export documents")
+        let plaintext: DurableFile?
+        do {
+            plaintext = try DocumentStream.decrypt(record: record, metadata: metadata, key: key, store: blobs,
+                                                   outputFolder: destination.folder, calls: calls,
+                                                   allowVisibleTemporary: allowVisibleTemporary, progress: progress)
+        } catch let error as SystemCallError {
+            throw VaultError(.io, "exporting document \(document.documentID.hex) failed, nothing was written: \(error)")
+        }
+        // The custody record (who was handed the plaintext) commits while the
+        // verified plaintext is still an unnamed file: if recording fails, the file
+        // is discarded and never appears; the plaintext appears only once recorded.
+        try append(as: actor, state: state) { _ in .documentExported(documentID: document.documentID, caseID: theCase.id) }
+        do {
+            // Replacing plaintext: the old file is unlinked and the new one linked in its
+            // place, so that no complete copy ever sits under a temporary name.
+            try plaintext?.commit(to: destination.name, replacing: force, atomicReplace: false)
+        } catch {
+            let reason = (error as? VaultError).map { SafeText("\($0.text)") } ?? "\(error)"
+            throw VaultError(.io, "document \(document.documentID.hex): the export was recorded in the ledger, but the file could not be put in place: \(reason)")
+        }
+        logger.info("document exported", metadata: ["document": "\(document.documentID.hex)"])
+        return documentSummary(document, in: state, keys: keys)
+    }
+
+    func documentSummary(_ document: LedgerState.Document, in state: LedgerState, keys: KeyRing?) -> DocumentSummary {
+        var metadata: DocumentMetadata?, problem: String?
+        if let keys, let theCase = state.cases[document.caseID], keys.canRead(theCase) {
+            do { metadata = try keys.documentKeyAndMetadata(document, to: "read documents").1 } catch {
+                problem = (error as? VaultError)?.message ?? "\(error)"
+            }
+        }
+        return DocumentSummary(id: document.documentID, caseID: document.caseID, version: document.version,
+                               blobHash: document.blobHash, blobSize: document.blobSize, author: document.author,
+                               authorName: state.displayName(of: document.author),
+                               added: Date(timeIntervalSince1970: TimeInterval(document.time)), sequence: document.sequence,
+                               metadata: metadata, problem: problem)
+    }
+}
+
+/// Where an export goes: the destination's folder (opened once) and the file
+/// name in it, checked before anything is decrypted.
+struct ExportDestination {
+    let folder: FolderHandle
+    let name: String
+
+    init(path: String, force: Bool) throws {
         guard !path.hasSuffix("/"), !path.isEmpty else {
             throw VaultError(.invalidInput, "the destination \(path) names a folder; give a file name")
         }
         let parent = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
+        name = (path as NSString).lastPathComponent
         guard name != ".", name != ".." else { throw VaultError(.invalidInput, "the destination \(path) names a folder; give a file name") }
-        let destination = try FolderHandle(path: parent.isEmpty ? "." : parent, followingLink: true, what: "destination folder")
-        let existing = destination.entryType(name)
+        folder = try FolderHandle(path: parent.isEmpty ? "." : parent, followingLink: true, what: "destination folder")
+        let existing = folder.entryType(name)
         if existing != .missing && force && !existing.isRegular && existing != .symbolicLink {
             throw VaultError(.invalidInput, "the destination \(path) exists and is \(existing), not a file; --force replaces only files")
         }
         if !force && existing != .missing {  // a dangling symbolic link counts as existing
             throw VaultError(.alreadyExists, "\(path) already exists; refusing to overwrite it", hint: "pass --force to replace it")
         }
-        let (key, metadata) = try documentKeyAndMetadata(document, theCase: theCase, in: state, actor: actor, action: "export documents")
-        let plaintext: DurableFile?
-        do {
-            plaintext = try DocumentStream.decrypt(record: document.record, metadata: metadata, key: key, store: blobs,
-                                                   outputFolder: destination, calls: calls,
-                                                   allowVisibleTemporary: allowVisibleTemporary, progress: progress)
-        } catch let error as SystemCallError {
-            throw VaultError(.io, "exporting document \(document.record.documentID.hex) failed, nothing was written: \(error)")
-        }
-        // The custody record (who was handed the plaintext) commits while the
-        // verified plaintext is still an unnamed file: if recording fails, the file
-        // is discarded and never appears; the plaintext appears only once recorded.
-        try append(as: actor, state: state) { _ in .documentExported(documentID: document.record.documentID, caseID: theCase.id) }
-        do {
-            // Replacing plaintext: the old file is unlinked and the new one linked in its
-            // place, so that no complete copy ever sits under a temporary name.
-            try plaintext?.commit(to: name, replacing: force, atomicReplace: false)
-        } catch {
-            let reason = (error as? VaultError)?.message ?? "\(error)"
-            throw VaultError(.io, "document \(document.record.documentID.hex): the export was recorded in the ledger, but the file could not be put in place: \(reason)")
-        }
-        logger.info("document exported", metadata: ["document": "\(document.record.documentID.hex)"])
-        return try documentSummary(document, in: state, actor: actor)
-    }
-
-    func documentKeyAndMetadata(_ document: LedgerState.Document, theCase: LedgerState.Case, in state: LedgerState,
-                                actor: UnlockedIdentity, action: String) throws -> (DocumentKey, DocumentMetadata) {
-        try documentKeyAndMetadata(document, theCase: theCase, keys: KeyRing(actor: actor, state: state), action: action)
-    }
-
-    func documentKeyAndMetadata(_ document: LedgerState.Document, theCase: LedgerState.Case, keys: KeyRing,
-                                action: String) throws -> (DocumentKey, DocumentMetadata) {
-        let record = document.record
-        let caseKey = try keys.caseKey(theCase, to: action)
-        do {
-            let key = try KeyWrap.unwrapDocumentKey(record.wrappedKey, under: caseKey, caseID: theCase.id, documentID: record.documentID,
-                                                    version: record.version, generation: record.generation)
-            let sealed = try KeyWrap.openField(record.sealedMetadata, caseKey: caseKey, caseID: theCase.id, objectID: record.documentID,
-                                               version: record.version, field: "metadata")
-            let metadata = try DocumentMetadata.decode(sealed.unprotectedCopy(), structure: "metadata of document \(record.documentID.hex)")
-            return (key, metadata)
-        } catch let error as VaultError {
-            throw error
-        } catch {
-            throw VaultError(.authenticationFailed, "document \(record.documentID.hex): \(error)")
-        }
-    }
-
-    func documentSummary(_ document: LedgerState.Document, in state: LedgerState, actor: UnlockedIdentity?) throws -> DocumentSummary {
-        try documentSummary(document, in: state, keys: actor.map { KeyRing(actor: $0, state: state) })
-    }
-
-    private func documentSummary(_ document: LedgerState.Document, in state: LedgerState, keys: KeyRing?) throws -> DocumentSummary {
-        var metadata: DocumentMetadata?
-        if let keys, let theCase = state.cases[document.record.caseID], keys.canRead(theCase) {
-            metadata = try documentKeyAndMetadata(document, theCase: theCase, keys: keys, action: "read documents").1
-        }
-        return DocumentSummary(id: document.record.documentID, caseID: document.record.caseID, version: document.record.version,
-                               blobHash: document.record.blobHash, blobSize: document.record.blobSize, author: document.author,
-                               authorName: state.identities[document.author]?.name ?? "?",
-                               added: Date(timeIntervalSince1970: TimeInterval(document.time)), sequence: document.sequence,
-                               metadata: metadata)
     }
 }

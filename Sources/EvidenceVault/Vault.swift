@@ -149,18 +149,17 @@ public final class Vault: @unchecked Sendable {
         return state
     }
 
-    /// Refuses a state that contradicts the pin, then remembers its head.
+    /// Refuses a state that contradicts the pin or that this machine was never
+    /// told to trust, then remembers its head.
     func anchor(_ state: LedgerState, pin: KnownVaults.Pin?) throws {
         guard let knownVaults, let pin else { return }
-        if let problem = knownVaults.problem(with: state, pin: pin, folder: folder) {
-            throw Self.anchorError(folder: folder, problem: problem)
-        }
+        try knownVaults.requireTrusted(state, pin: pin, folder: folder, nothingWritten: false)
         try knownVaults.remember(state, folder: folder)
     }
 
     static func anchorError(folder: String, problem: String) -> VaultError {
         VaultError(.integrity, "the vault at \(folder) \(problem)",
-                   hint: "someone may have replaced or rolled back the vault; compare with a backup or another member's copy. If you restored it yourself, remove its entry from your known-vaults.json")
+                   hint: "someone may have replaced or rolled back the vault; compare with a backup or another member's copy. If you restored an older copy yourself, accept it with 'evault trust --vault \(folder) --accept-older'")
     }
 
     /// Applies the events after `state`'s head.
@@ -184,13 +183,23 @@ public final class Vault: @unchecked Sendable {
     }
 
     /// Appends one event built from the current state, signed by `actor`, with
-    /// its index rows, in one IMMEDIATE transaction: concurrent writers (other
-    /// processes) serialise here and each sees the other's events first, so the
-    /// ledger stays a single chain (ATTACKS.md 36).
+    /// its index rows, in one IMMEDIATE transaction (see `appendEvents`).
     @discardableResult
     func append(as actor: UnlockedIdentity, now: Date = Date(), state cached: LedgerState? = nil, creatingVault: Bool = false,
                 _ makeBody: (LedgerState) throws -> EventBody) throws -> (Event, LedgerState) {
-        var result: (Event, LedgerState)?
+        let (events, state) = try appendEvents(as: actor, now: now, state: cached, creatingVault: creatingVault) { [try makeBody($0)] }
+        guard let event = events.first else { throw VaultError(.io, "transaction did not complete") }
+        return (event, state)
+    }
+
+    /// Appends the events built from the current state, signed by `actor`, with
+    /// their index rows, in one IMMEDIATE transaction: all of them commit or none
+    /// does. Concurrent writers (other processes) serialise here and each sees the
+    /// other's events first, so the ledger stays a single chain (THREATS.md 36).
+    @discardableResult
+    func appendEvents(as actor: UnlockedIdentity, now: Date = Date(), state cached: LedgerState? = nil, creatingVault: Bool = false,
+                      _ makeBodies: (LedgerState) throws -> [EventBody]) throws -> ([Event], LedgerState) {
+        var result: ([Event], LedgerState)?
         try databaseAccess { try database.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
                 if let cached, cached.count > 0 {
@@ -206,34 +215,39 @@ public final class Vault: @unchecked Sendable {
                 let pin = try knownVaults?.pin(for: folder)
                 var state = try Self.replay(db, onto: cached ?? LedgerState(),
                                             verifiedThrough: cached == nil && !creatingVault ? pin?.verifiedHead : nil)
-                // Never sign on top of a vault that was swapped or rolled back (ATTACKS.md 26);
-                // a new genesis at a reused path is this machine's own doing.
-                if !creatingVault, let knownVaults, let pin, let problem = knownVaults.problem(with: state, pin: pin, folder: folder) {
-                    throw Self.anchorError(folder: folder, problem: problem + "; nothing was written")
+                // Never sign on top of a vault that was swapped, rolled back or never
+                // trusted here (THREATS.md 26, 48); a new genesis is this machine's own doing.
+                if !creatingVault, let knownVaults, let pin {
+                    try knownVaults.requireTrusted(state, pin: pin, folder: folder, nothingWritten: true)
                 }
-                let body = try makeBody(state)
-                let event = try Event(sequence: state.count, previousHash: state.headHash,
-                                      time: UInt64(max(0, now.timeIntervalSince1970.rounded(.down))), signer: actor, body: body)
-                let rows = IndexRow.rows(for: event, before: state)
-                do { try state.apply(event) } catch let violation as LedgerViolation {
-                    throw VaultError(.notPermitted, "\(violation.reason)")
+                var events: [Event] = []
+                for body in try makeBodies(state) {
+                    let event = try Event(sequence: state.count, previousHash: state.headHash,
+                                          time: UInt64(max(0, now.timeIntervalSince1970.rounded(.down))), signer: actor, body: body)
+                    let rows = IndexRow.rows(for: event, before: state)
+                    do { try state.apply(event) } catch let violation as LedgerViolation {
+                        throw VaultError(.notPermitted, "\(violation.reason)")
+                    }
+                    try db.execute(sql: "INSERT INTO events (seq, hash, bytes) VALUES (?, ?, ?)",
+                                   arguments: [Int64(event.sequence), Data(event.hash), Data(event.encoded)])
+                    for row in rows { try row.insert(db) }
+                    events.append(event)
                 }
-                try db.execute(sql: "INSERT INTO events (seq, hash, bytes) VALUES (?, ?, ?)",
-                               arguments: [Int64(event.sequence), Data(event.hash), Data(event.encoded)])
-                for row in rows { try row.insert(db) }
-                result = (event, state)
+                result = (events, state)
                 return .commit
             }
         } }
         guard let result else { throw VaultError(.io, "transaction did not complete") }
         // Committed: from here nothing may report failure. Remembering the new head
         // is best effort (it only moves forward); the next command re-checks anyway.
-        do { try knownVaults?.remember(result.1, folder: folder, replacingPath: creatingVault) } catch {
+        do { try knownVaults?.remember(result.1, folder: folder, replacingPath: creatingVault, trusting: creatingVault) } catch {
             // A new vault this machine cannot remember would be refused by every later command: say so now.
             if creatingVault { throw VaultError(.io, "the vault was created, but this machine could not remember it: \(error)") }
             logger.warning("could not remember the new ledger head", metadata: ["error": "\(error)"])
         }
-        logger.info("event appended", metadata: ["seq": "\(result.0.sequence)", "action": "\(result.0.body.action)"])
+        for event in result.0 {
+            logger.info("event appended", metadata: ["seq": "\(event.sequence)", "action": "\(event.body.action)"])
+        }
         return result
     }
 

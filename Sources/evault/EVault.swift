@@ -11,7 +11,7 @@ struct EVault: ParsableCommand {
         abstract: "An encrypted, auditable evidence vault for human-rights casework.",
         version: "0.1.0",
         subcommands: [IdentityCommand.self, InitCommand.self, GroupCommand.self, CaseCommand.self, AddCommand.self,
-                      ListCommand.self, ShowCommand.self, ExportCommand.self, VerifyCommand.self, LogCommand.self,
+                      ListCommand.self, ShowCommand.self, ExportCommand.self, VerifyCommand.self, LogCommand.self, TrustCommand.self,
                       IndexCommand.self, CleanCommand.self, DemoCommand.self]
     )
 

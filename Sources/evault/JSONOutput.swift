@@ -47,6 +47,9 @@ struct CaseJSON: Encodable {
     let author: String
     let created: String
     let documents: Int
+    let event: UInt64
+    /// Set when your keys do not open this case's sealed fields.
+    let problem: String?
 
     init(_ item: CaseSummary) {
         id = item.id.hex
@@ -56,6 +59,8 @@ struct CaseJSON: Encodable {
         author = item.author.hex
         created = item.created.iso8601
         documents = item.documentCount
+        event = item.sequence
+        problem = item.problem
     }
 }
 
@@ -77,6 +82,8 @@ struct DocumentJSON: Encodable {
     let added: String
     let event: UInt64
     let metadata: Metadata?
+    /// Set when your keys do not open this document's key or metadata.
+    let problem: String?
 
     init(_ document: DocumentSummary) {
         id = document.id.hex
@@ -91,11 +98,20 @@ struct DocumentJSON: Encodable {
         metadata = document.metadata.map {
             Metadata(fileName: $0.fileName, title: $0.title, kind: $0.kind.description, tags: $0.tags, size: $0.size)
         }
+        problem = document.problem
     }
 
     static func printLine(_ document: DocumentSummary) {
-        let described = document.metadata.map { "\($0.kind)  \($0.fileName)  \($0.size) bytes  \($0.title)" } ?? "[sealed]  \(document.blobSize) bytes encrypted"
+        let described: SafeText
+        if let metadata = document.metadata {
+            described = "\(metadata.kind)  \(metadata.fileName)  \(metadata.size) bytes  \(metadata.title)"
+        } else if document.problem != nil {
+            described = "[unreadable: event \(document.sequence) by \(document.authorName)]"
+        } else {
+            described = "[sealed]  \(document.blobSize) bytes encrypted"
+        }
         Terminal.line("\(document.id.hex)  \(document.added.iso8601)  \(document.authorName)  \(described)")
+        if let problem = document.problem { Terminal.note("evault: warning: \(problem)") }
     }
 
     static func printHuman(_ document: DocumentSummary) {
@@ -108,6 +124,8 @@ struct DocumentJSON: Encodable {
             Terminal.line("  Kind:     \(metadata.kind)")
             Terminal.line("  Title:    \(metadata.title)")
             Terminal.line("  Tags:     \(metadata.tags.joined(separator: ", "))")
+        } else if let problem = document.problem {
+            Terminal.line("  Metadata: unreadable with your keys: \(problem)")
         } else {
             Terminal.line("  Metadata: sealed (give --identity of a lawyer or custodian of the case's group to read it)")
         }
@@ -119,29 +137,49 @@ struct VerifyJSON: Encodable {
         let id: String
         let object: String
         let problem: String
+
+        init(_ finding: Finding) {
+            id = finding.object.split(separator: " ").last.map(String.init) ?? finding.object
+            object = finding.object
+            problem = finding.problem
+        }
+    }
+    struct HeadJSON: Encodable {
+        let event: UInt64
+        let hash: String
     }
     let id: String
+    let vaultId: String
+    let genesis: String
     let creator: String?
     let clean: Bool
+    let trusted: Bool
+    let comparedAgainst: HeadJSON?
+    let rememberedNewHead: Bool
     let eventsVerified: UInt64
     let eventsStored: Int
     let head: String
     let documentsChecked: Int
     let bytesHashed: UInt64
     let findings: [FindingJSON]
+    let timeFlags: [FindingJSON]
 
     init(_ report: VerificationReport) {
         id = report.vaultID?.hex ?? ""
+        vaultId = id
+        genesis = report.genesisHash.map(Hex.encode) ?? ""
         creator = report.creator?.fingerprint.hex
         clean = report.isClean
+        trusted = report.anchor.trusted
+        comparedAgainst = report.anchor.comparedAgainst.map { HeadJSON(event: $0.sequence, hash: $0.hash) }
+        rememberedNewHead = report.anchor.rememberedNewHead
         eventsVerified = report.eventsVerified
         eventsStored = report.eventsStored
         head = Hex.encode(report.headHash)
         documentsChecked = report.documentsChecked
         bytesHashed = report.bytesHashed
-        findings = report.findings.map {
-            FindingJSON(id: $0.object.split(separator: " ").last.map(String.init) ?? $0.object, object: $0.object, problem: $0.problem)
-        }
+        findings = report.findings.map(FindingJSON.init)
+        timeFlags = report.timeFlags.map(FindingJSON.init)
     }
 }
 
@@ -157,6 +195,7 @@ struct LogJSON: Encodable {
     let action: String
     let objects: [Object]
     let hash: String
+    let timeFlag: String?
 
     init(_ entry: LogEntry) {
         id = entry.sequence
@@ -166,5 +205,6 @@ struct LogJSON: Encodable {
         action = entry.action
         objects = entry.objects.map { Object(kind: $0.kind, id: $0.id) }
         hash = Hex.encode(entry.hash)
+        timeFlag = entry.timeFlag
     }
 }

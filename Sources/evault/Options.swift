@@ -17,15 +17,7 @@ struct VaultOptions: ParsableArguments {
     /// Opens the vault, anchored to what this user's machine remembers about it.
     func open() throws -> Vault { try Vault.open(at: path(), knownVaults: Self.knownVaults()) }
 
-    static func knownVaults() -> KnownVaults {
-        let known = KnownVaults.forCurrentUser()
-        known.onFirstUse = { vaultID, entry, file in
-            let creator = Hex.decode(entry.creator).flatMap { try? Fingerprint(rawValue: $0) }?.readable ?? entry.creator
-            Terminal.note("evault: note: first use of vault \(vaultID) on this machine, created by \(creator);"
-                          + " compare both with your custodian. Remembered in \(file): a swapped or rolled-back vault will be refused")
-        }
-        return known
-    }
+    static func knownVaults() -> KnownVaults { KnownVaults.forCurrentUser() }
 }
 
 /// `--identity FILE` (or `EVAULT_IDENTITY`) and where its passphrase comes from.

@@ -15,10 +15,13 @@ struct InitCommand: ParsableCommand {
         let path = try vault.path()
         _ = try Vault.create(at: path, creator: actor, knownVaults: VaultOptions.knownVaults())
         let report = try Vault.open(at: path).verify()
+        let genesis = report.genesisHash.map(Hex.encode) ?? "?"
         if output.json {
-            try Terminal.printJSON(["id": report.vaultID?.hex ?? "", "folder": path, "creator": actor.fingerprint.hex])
+            try Terminal.printJSON(["id": report.vaultID?.hex ?? "", "folder": path, "creator": actor.fingerprint.hex, "genesis": genesis])
         } else {
             Terminal.line("Created vault \(report.vaultID?.hex ?? "?") in \(path), creator \(actor.publicIdentity.name) (\(actor.fingerprint.readable))")
+            Terminal.line("Genesis: \(genesis)")
+            Terminal.line("Give each member the genesis hash over another channel; they run 'evault trust --genesis HASH' once.")
         }
     }
 }
@@ -37,7 +40,10 @@ struct GroupCreate: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let group = try vault.open().createGroup(named: name, as: identity.unlock())
+        try TextRules.requirePrintable(name, what: "the group name")
+        let theVault = try vault.open()
+        _ = try theVault.groups()  // trusted and replays, before the passphrase is asked
+        let group = try theVault.createGroup(named: name, as: identity.unlock())
         if output.json { try Terminal.printJSON(GroupJSON(group)) } else { Terminal.line("Created group \(group.name) (\(group.id.hex)), epoch \(group.epoch)") }
     }
 }
@@ -54,10 +60,11 @@ struct GroupAdd: ParsableCommand {
     func run() throws {
         let member = try IdentityStore.loadPublic(pubfile)
         let theVault = try vault.open()
+        _ = try theVault.group(group)  // the group exists (and the vault is trusted) before the passphrase is asked
         try theVault.addMember(member, role: role, toGroup: group, as: identity.unlock())
         let summary = try theVault.group(group)
         if output.json { try Terminal.printJSON(GroupJSON(summary)) } else {
-            Terminal.line("Added \(member.name) (\(member.fingerprint.readable)) to \(summary.name) as \(role)"
+            Terminal.line("Added \(summary.members.first { $0.fingerprint == member.fingerprint }?.name ?? member.name) (\(member.fingerprint.readable)) to \(summary.name) as \(role)"
                   + (role == .auditor ? " (no keys: auditors cannot read)" : ""))
         }
     }
@@ -105,7 +112,9 @@ struct CaseNew: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let summary = try vault.open().createCase(inGroup: group, reference: ref, title: title, as: identity.unlock())
+        let theVault = try vault.open()
+        _ = try theVault.group(group)  // before the passphrase is asked
+        let summary = try theVault.createCase(inGroup: group, reference: ref, title: title, as: identity.unlock())
         if output.json { try Terminal.printJSON(CaseJSON(summary)) } else { Terminal.line("\(summary.id.hex)") }
     }
 }
@@ -122,9 +131,15 @@ struct CaseList: ParsableCommand {
         if output.json { try Terminal.printJSON(cases.map(CaseJSON.init)) } else {
             if cases.isEmpty { Terminal.line("No cases.") }
             for item in cases {
-                Terminal.line("\(item.id.hex)  \(item.groupName)  \(item.documentCount) document(s)  \(item.reference ?? "[sealed]")  \(item.title ?? "")")
+                if let problem = item.problem {
+                    Terminal.line("\(item.id.hex)  \(item.groupName)  \(item.documentCount) document(s)  [unreadable: event \(item.sequence) by \(item.authorName)]")
+                    Terminal.note("evault: warning: \(problem)")
+                } else {
+                    Terminal.line("\(item.id.hex)  \(item.groupName)  \(item.documentCount) document(s)  \(item.reference ?? "[sealed]")  \(item.title ?? "")")
+                }
             }
         }
+        try Unreadable.exitIfAny(cases.filter { $0.problem != nil }.count)
     }
 }
 
@@ -146,8 +161,9 @@ struct AddCommand: ParsableCommand {
 
     func run() throws {
         let theVault = try vault.open()
-        let actor = try identity.unlock()
         let documents = files.map { NewDocument(path: $0, kind: kind, title: title, tags: tag) }
+        try theVault.checkBeforeAdding(documents, toCase: caseRef)  // cheap checks before the passphrase
+        let actor = try identity.unlock()
         let progress = ProgressLine.make(label: "encrypting")
         let added = try theVault.addDocuments(documents, toCase: caseRef, as: actor, progress: progress.map { report in { _, done, total in report(done, total) } })
         if output.json { try Terminal.printJSON(added.map(DocumentJSON.init)) } else { for document in added { Terminal.line("\(document.id.hex)") } }
@@ -168,6 +184,7 @@ struct ListCommand: ParsableCommand {
             if documents.isEmpty { Terminal.line("No documents.") }
             for document in documents { DocumentJSON.printLine(document) }
         }
+        try Unreadable.exitIfAny(documents.filter { $0.problem != nil }.count)
     }
 }
 
@@ -182,6 +199,7 @@ struct ShowCommand: ParsableCommand {
     func run() throws {
         let document = try vault.open().document(doc, as: identity.unlockIfGiven())
         if output.json { try Terminal.printJSON(DocumentJSON(document)) } else { DocumentJSON.printHuman(document) }
+        try Unreadable.exitIfAny(document.problem == nil ? 0 : 1)
     }
 }
 
@@ -198,8 +216,10 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let document = try vault.open().export(doc, to: out, force: force, as: identity.unlock(), allowVisibleTemporary: allowVisibleTemp,
-                                               progress: ProgressLine.make(label: "decrypting"))
+        let theVault = try vault.open()
+        try theVault.checkBeforeExporting(doc, to: out, force: force)  // before the passphrase is asked
+        let document = try theVault.export(doc, to: out, force: force, as: identity.unlock(), allowVisibleTemporary: allowVisibleTemp,
+                                           progress: ProgressLine.make(label: "decrypting"))
         if output.json { try Terminal.printJSON(DocumentJSON(document)) } else {
             Terminal.line("Exported \(document.id.hex) to \(out) (\(document.metadata?.size ?? 0) bytes; final chunk, blob hash and plaintext commitment checked)")
         }
@@ -222,8 +242,17 @@ struct VerifyCommand: ParsableCommand {
         let report = try vault.open().verify(reader: reader)
         if output.json { try Terminal.printJSON(VerifyJSON(report)) } else {
             Terminal.line("Vault \(report.vaultID?.hex ?? "?"), created by \(report.creator?.name ?? "?") (\(report.creator?.fingerprint.readable ?? "?"))")
+            Terminal.line("Genesis: \(report.genesisHash.map(Hex.encode) ?? "?")")
+            if let head = report.anchor.comparedAgainst {
+                Terminal.line("Remembered head: compared against event \(head.sequence) (\(String(head.hash.prefix(16)))...) that this machine verified before")
+            } else {
+                Terminal.line("Remembered head: none. FIRST CONTACT: this machine does not trust this vault; compare the genesis hash with your custodian, then 'evault trust'")
+            }
+            Terminal.line(report.anchor.rememberedNewHead ? "Remembered the new head: event \(report.eventsVerified == 0 ? 0 : report.eventsVerified - 1)"
+                          : "Remembered the new head: no" + (report.anchor.trusted ? " (the ledger did not replay cleanly)" : " (vault not trusted here)"))
             Terminal.line("Ledger: \(report.eventsVerified) of \(report.eventsStored) event(s) verified; head \(Hex.encode(report.headHash))")
             Terminal.line("Blobs: \(report.documentsChecked) document(s), \(report.bytesHashed) bytes hashed")
+            for flag in report.timeFlags { Terminal.line("Time: \(flag) (flagged, not refused: clocks drift)") }
             if report.isClean { Terminal.line("OK: no problems found") } else {
                 Terminal.line("PROBLEMS: \(report.findings.count)")
                 for finding in report.findings { Terminal.line("  - \(finding)") }
@@ -244,7 +273,8 @@ struct LogCommand: ParsableCommand {
         if output.json { try Terminal.printJSON(entries.map(LogJSON.init)) } else {
             for entry in entries {
                 let objects = entry.objects.map { "\($0.kind) \($0.kind == "role" ? $0.id : String($0.id.prefix(12)))" }.joined(separator: ", ")
-                Terminal.line("#\(entry.sequence)  \(entry.time.iso8601)  \(entry.actorName) [\(entry.actor.readable)]  \(entry.action)  \(objects)")
+                Terminal.line("#\(entry.sequence)  \(entry.time.iso8601)  \(entry.actorName) [\(entry.actor.readable)]  \(entry.action)  \(objects)"
+                              + (entry.timeFlag.map { "  [time flagged: \($0)]" } ?? ""))
             }
         }
     }
@@ -283,5 +313,83 @@ struct IndexRebuild: ParsableCommand {
     func run() throws {
         let count = try vault.open().rebuildIndex()
         if output.json { try Terminal.printJSON(["events": count]) } else { Terminal.line("Rebuilt the index from \(count) ledger event(s).") }
+    }
+}
+
+/// `evault trust`: record that this machine trusts a vault, checked out of band.
+struct TrustCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trust",
+        abstract: "Trust a vault on this machine, after checking its genesis hash (or vault id and creator) with your custodian.",
+        discussion: "Every command but a keyless 'verify' refuses a vault this machine has not been told to trust. --accept-older accepts a copy older than the one this machine saw (a restored backup).")
+    @OptionGroup var vault: VaultOptions
+    @Option(name: .long, help: "The vault's genesis hash (64 hex characters), given to you out of band.") var genesis: String?
+    @Option(name: .long, help: "The vault id, given to you out of band (with --creator).") var vaultId: String?
+    @Option(name: .long, help: "The creator's fingerprint, given to you out of band (with --vault-id).") var creator: String?
+    @Flag(name: .long, help: "Accept a copy older than the head this machine remembers (a restored backup).") var acceptOlder = false
+    @OptionGroup var output: OutputOptions
+
+    func validate() throws {
+        if genesis != nil && (vaultId != nil || creator != nil) { throw ValidationError("give --genesis, or --vault-id with --creator, not both") }
+        if (vaultId == nil) != (creator == nil) { throw ValidationError("--vault-id and --creator go together") }
+    }
+
+    func run() throws {
+        let path = try vault.path()
+        let theVault = try Vault.open(at: path, knownVaults: VaultOptions.knownVaults())
+        let candidate = try theVault.trustCandidate()
+        let evidence: TrustEvidence
+        if let genesis {
+            evidence = .genesis(genesis)
+        } else if let vaultId, let creator {
+            evidence = .creator(vaultID: vaultId, fingerprint: creator)
+        } else if candidate.alreadyTrusted {
+            evidence = .alreadyTrustedHere  // same id and genesis as the vault trusted here (an older copy, another path)
+        } else {
+            evidence = try confirmAtTerminal(candidate, path: path)
+        }
+        let outcome = try theVault.trust(evidence, acceptOlder: acceptOlder)
+        let said: SafeText
+        switch outcome {
+        case .trusted: said = "Trusted vault \(candidate.vaultID.hex) at \(path) on this machine (\(candidate.events) events)."
+        case .alreadyTrusted: said = "Vault \(candidate.vaultID.hex) was already trusted on this machine; \(path) now names it."
+        case .acceptedOlder(let from, let to):
+            said = "Accepted an older copy of vault \(candidate.vaultID.hex): the remembered head moves back from event \(from) to event \(to); the \(from - to) later event(s) this machine saw are not in this copy."
+        }
+        if output.json {
+            try Terminal.printJSON(["vaultId": candidate.vaultID.hex, "genesis": Hex.encode(candidate.genesisHash), "outcome": "\(outcome)"])
+        } else {
+            Terminal.line(said)
+            for reuse in candidate.reuse { Terminal.note("evault: warning: this vault reuses \(reuse)") }
+        }
+    }
+
+    /// Shows what the vault says about itself and asks for a typed "yes" at the terminal.
+    private func confirmAtTerminal(_ candidate: TrustCandidate, path: String) throws -> TrustEvidence {
+        let details: SafeText = "vault id \(candidate.vaultID.hex), created by \(candidate.creatorName) (\(candidate.creator.fingerprint.readable)), genesis \(Hex.encode(candidate.genesisHash))"
+        guard isatty(0) == 1 else {
+            throw VaultError(.untrusted, "not trusting the vault at \(path) without a check: \(details)",
+                             hint: "compare with your custodian, then pass --genesis HASH (or --vault-id ID --creator FINGERPRINT)")
+        }
+        Terminal.line("The vault at \(path) says it is:")
+        Terminal.line("  Vault id:    \(candidate.vaultID.hex)")
+        Terminal.line("  Created by:  \(candidate.creatorName) (\(candidate.creator.fingerprint.readable))")
+        Terminal.line("  Genesis:     \(Hex.encode(candidate.genesisHash))")
+        Terminal.line("  Events:      \(candidate.events)")
+        for reuse in candidate.reuse { Terminal.line("  WARNING: it reuses \(reuse) of a vault this machine knows: it may be an impostor.") }
+        Terminal.progress("Compare these with what your custodian told you over another channel. Type yes to trust it: ")
+        guard readLine(strippingNewline: true)?.lowercased() == "yes" else {
+            throw VaultError(.untrusted, "not trusted: you did not confirm")
+        }
+        return .confirmedAtTerminal
+    }
+}
+
+/// Exit status 5 after a listing in which some records could not be opened (THREATS.md 45).
+enum Unreadable {
+    static func exitIfAny(_ count: Int) throws {
+        guard count > 0 else { return }
+        Terminal.note("evault: error: \(count) record(s) could not be opened with your keys; everything else was shown")
+        throw ExitCode(ExitStatus.unreadable)
     }
 }

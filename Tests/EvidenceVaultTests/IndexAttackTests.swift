@@ -213,11 +213,12 @@ struct IndexAttackTests {
         // Every key of the hierarchy that could open the marker: epoch, case and document keys.
         let state = try env.vault.replay()
         let group = try state.requireGroup(named: "wg")
-        let epochKey = try state.epochKey(for: env.lawyer, in: group, to: "test")
+        let keys = env.vault.keyRing(for: env.lawyer, state: state)
+        let epochKey = try keys.epochKey(in: group, to: "test")
         let caseRecord = try #require(state.cases[theCase.id])
-        let caseKey = try state.caseKey(for: env.lawyer, caseRecord, to: "test")
+        let caseKey = try keys.caseKey(caseRecord, to: "test")
         let document = try #require(state.documents[added[0].id])
-        let (documentKey, _) = try env.vault.documentKeyAndMetadata(document, theCase: caseRecord, in: state, actor: env.lawyer, action: "test")
+        let (documentKey, _, _) = try keys.documentKeyAndMetadata(document, to: "test")
         let needles = [Array(marker.utf8),
                        env.lawyer.signing.seed.unprotectedCopy(), env.lawyer.encryption.secretKey.unprotectedCopy(),
                        env.secondLawyer.encryption.secretKey.unprotectedCopy(),

@@ -17,6 +17,8 @@ struct KnownVaultsTests {
             env = try TestVault()
             state = try TemporaryFolder()
             known = KnownVaults(path: state.file("known-vaults.json"))
+            // First use is explicit (THREATS.md 48): this machine is told to trust the vault.
+            _ = try Vault.open(at: env.path, knownVaults: known).trust(.confirmedAtTerminal)
         }
 
         func open() throws -> Vault { try Vault.open(at: env.path, knownVaults: known) }
@@ -60,15 +62,57 @@ struct KnownVaultsTests {
         }
     }
 
-    @Test("first use is announced once and remembered; later uses agree")
-    func firstUse() throws {
+    @Test("first use is explicit: an untrusted vault is refused for reading and writing until trusted (THREATS.md 48)")
+    func firstUseIsExplicit() throws {
+        let env = try TestVault()
+        let state = try TemporaryFolder()
+        let known = KnownVaults(path: state.file("known-vaults.json"))
+        let vault = try Vault.open(at: env.path, knownVaults: known)
+        let genesis = try Hex.encode(#require(vault.trustCandidate().genesisHash))
+        expectVaultError(.untrusted, "not trusted on this machine", genesis) { _ = try vault.replay() }
+        expectVaultError(.untrusted, "not trusted on this machine", "Nothing was written") {
+            _ = try vault.createCase(inGroup: "wg", reference: "CASE-9", as: env.lawyer)
+        }
+        expectVaultError(.untrusted) { _ = try vault.log() }
+        let report = vault.verify()
+        #expect(!report.anchor.trusted && !report.anchor.rememberedNewHead && report.anchor.comparedAgainst == nil)
+        #expect(try known.pin(for: env.path).vaults.isEmpty, "a keyless verify of an unknown vault remembers nothing")
+        // A wrong genesis or creator is refused; the right one is recorded.
+        expectVaultError(.integrity, "not the") { _ = try vault.trust(.genesis(String(repeating: "0", count: 64))) }
+        expectVaultError(.integrity, "not the vault and creator") {
+            _ = try vault.trust(.creator(vaultID: report.vaultID?.hex ?? "", fingerprint: env.lawyer.fingerprint.readable))
+        }
+        #expect(try vault.trust(.creator(vaultID: report.vaultID?.hex ?? "", fingerprint: env.custodian.fingerprint.readable)) == .trusted)
+        #expect(throws: Never.self) { _ = try vault.replay() }
+        #expect(try vault.trust(.genesis(genesis.uppercased())) == .alreadyTrusted)
+    }
+
+    @Test("a vault that reuses a known vault's group names or case ids is flagged as a possible impostor")
+    func impostorReusingNamesIsFlagged() throws {
         let anchored = try Anchored()
-        nonisolated(unsafe) var announced: [String] = []
-        anchored.known.onFirstUse = { vaultID, _, _ in announced.append(vaultID) }
-        let vaultID = try anchored.open().replay().vaultID?.hex
         _ = try anchored.open().replay()
-        _ = try anchored.open().log()
-        #expect(announced == [vaultID].compactMap { $0 })
+        let forged = try TemporaryFolder()
+        let mallory = try UnlockedIdentity.generate(name: "mallory")
+        let fake = try Vault.create(at: forged.file("vault"), creator: mallory)
+        try fake.createGroup(named: "wg", as: mallory)
+        let opened = try Vault.open(at: forged.file("vault"), knownVaults: anchored.known)
+        expectVaultError(.untrusted, "reuses group name(s) wg", "impostor") { _ = try opened.replay() }
+        #expect(opened.verify().findings.contains { $0.problem.contains("may be an impostor") })
+        #expect(try opened.trustCandidate().reuse.count == 1)
+    }
+
+    @Test("accepting a restored older copy is explicit and says what moves back")
+    func acceptOlder() throws {
+        let anchored = try Anchored()
+        let old = try anchored.copyThenMoveOn()
+        let head = try anchored.open().replay().count - 1
+        try anchored.restore(old)
+        let vault = try anchored.open()
+        expectVaultError(.integrity, "rolled back") { _ = try vault.replay() }
+        expectVaultError(.integrity, "older copy") { _ = try vault.trust(.confirmedAtTerminal) }
+        let outcome = try vault.trust(.confirmedAtTerminal, acceptOlder: true)
+        #expect(outcome == .acceptedOlder(fromSequence: head, toSequence: head - 1))
+        #expect(throws: Never.self) { _ = try anchored.open().replay() }
     }
 
     @Test("a symbolic link swapped in for the vault folder is refused: paths are not resolved, vaults are known by id")

@@ -64,16 +64,16 @@ struct LedgerAttackTests {
         #expect(throws: CryptoError.self) { try KeyWrap.openEpochKey(lawyerWrap, groupID: try .random(), epoch: 1, with: env.lawyer) }
         #expect(throws: CryptoError.self) { try KeyWrap.openEpochKey(lawyerWrap, groupID: group.id, epoch: 2, with: env.lawyer) }
         let theCase = try #require(state.cases[env.caseID])
-        let caseKey = try state.caseKey(for: env.lawyer, theCase, to: "test")
-        let wrapOfB = try #require(state.documents[b.id]?.record.wrappedKey)
+        let caseKey = try env.vault.keyRing(for: env.lawyer, state: state).caseKey(theCase, to: "test")
+        let wrapOfB = try env.vault.sealedFields(state).record(of: #require(state.documents[b.id])).wrappedKey
         #expect(throws: CryptoError.self) {
             try KeyWrap.unwrapDocumentKey(wrapOfB, under: caseKey, caseID: env.caseID, documentID: a.id, version: 1, generation: 1)
         }
         let other = try env.vault.createCase(inGroup: "wg", reference: "CASE-2", as: env.lawyer)
         let state2 = try env.vault.replay()
-        let epochKey = try state2.epochKey(for: env.lawyer, in: group, to: "test")
+        let epochKey = try env.vault.keyRing(for: env.lawyer, state: state2).epochKey(in: group, to: "test")
         #expect(throws: CryptoError.self) {
-            try KeyWrap.unwrapCaseKey(theCase.wrappedKey, under: epochKey, groupID: group.id, caseID: other.id, generation: 1, epoch: 1)
+            try KeyWrap.unwrapCaseKey(env.vault.sealedFields(state).fields(of: theCase).wrappedKey, under: epochKey, groupID: group.id, caseID: other.id, generation: 1, epoch: 1)
         }
         // Swapping the member wraps in the index changes nothing a reader uses, and verify names both rows.
         try env.sql("UPDATE members SET wrap = ? WHERE fingerprint = ?", [Data(secondWrap), Data(env.lawyer.fingerprint.rawValue)])
@@ -114,7 +114,7 @@ struct LedgerAttackTests {
         let realKey = try DocumentKey.random(), otherKey = try DocumentKey.random()
         let encrypted = try DocumentStream.encrypt(inputPath: path, documentID: documentID, version: 1, key: realKey, store: env.vault.blobs)
         let state = try env.vault.replay()
-        let caseKey = try state.caseKey(for: env.lawyer, try #require(state.cases[env.caseID]), to: "test")
+        let caseKey = try env.vault.keyRing(for: env.lawyer, state: state).caseKey(try #require(state.cases[env.caseID]), to: "test")
         let metadata = DocumentMetadata(fileName: "plain", title: "", kind: .other, tags: [], size: encrypted.plaintextSize,
                                         commitmentSalt: encrypted.commitmentSalt, plaintextCommitment: encrypted.plaintextCommitment)
         let record = DocumentRecord(

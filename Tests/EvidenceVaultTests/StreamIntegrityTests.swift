@@ -19,11 +19,9 @@ struct StreamIntegrityTests {
     func decryptForged(_ env: TestVault, _ document: DocumentSummary, blob: [UInt8]) throws {
         let state = try env.vault.replay()
         let stored = try #require(state.documents[document.id])
-        let theCase = try #require(state.cases[stored.record.caseID])
-        let (key, metadata) = try env.vault.documentKeyAndMetadata(stored, theCase: theCase, in: state, actor: env.lawyer, action: "test")
+        let (key, metadata, r) = try env.vault.keyRing(for: env.lawyer, state: state).documentKeyAndMetadata(stored, to: "test")
         let forgedHash = SHA256Stream.hash(blob)
         try Data(blob).write(to: URL(fileURLWithPath: "\(env.blobFolder)/\(Hex.encode(forgedHash))"))
-        let r = stored.record
         let forged = DocumentRecord(documentID: r.documentID, caseID: r.caseID, version: r.version, generation: r.generation,
                                     wrappedKey: r.wrappedKey, blobHash: forgedHash, blobSize: UInt64(blob.count), sealedMetadata: r.sealedMetadata)
         _ = try DocumentStream.decrypt(record: forged, metadata: metadata, key: key, store: env.vault.blobs,
@@ -173,7 +171,8 @@ struct StreamIntegrityTests {
         #expect(blobA[30..<BlobHeader.length] != blobB[30..<BlobHeader.length], "stream headers and commitments differ")
         #expect(blobA[BlobHeader.length...] != blobB[BlobHeader.length...])
         let state = try env.vault.replay()
-        #expect(state.documents[a.id]?.record.wrappedKey != state.documents[b.id]?.record.wrappedKey)
+        let fields = env.vault.sealedFields(state)
+        #expect(try fields.record(of: #require(state.documents[a.id])).wrappedKey != fields.record(of: #require(state.documents[b.id])).wrappedKey)
     }
 
     @Test("A8: one file larger than 4 GiB round-trips (opt-in: EVAULT_LARGE_TESTS=1)",

@@ -264,12 +264,18 @@ struct VaultCLITests {
         let verify = try setup.run(["verify"], as: nil)
         #expect(verify.status == 4)
         #expect(verify.stdout.contains("rolled back or cut"))
-        // A machine that never saw the newer state notes its first use instead.
+        // A machine that never saw the newer state verifies it as a first contact, and trusts nothing.
         var fresh = Setup.environment(nil, setup.scratch)
         fresh["EVAULT_STATE_DIR"] = setup.scratch.file("other-machine")
         let elsewhere = try CLI.run(["verify"], environment: fresh)
         #expect(elsewhere.status == 0)
-        #expect(elsewhere.stderr.contains("first use of vault"))
+        #expect(elsewhere.stdout.contains("FIRST CONTACT"))
+        #expect(try CLI.run(["log"], environment: fresh).status == 6, "untrusted: exit 6")
+        // Accepting the restored copy is explicit.
+        let accepted = try setup.run(["trust", "--accept-older"], as: nil)
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+        #expect(accepted.stdout.contains("Accepted an older copy"))
+        #expect(try setup.run(["list", "REF-1"], as: "lawyer").status == 0)
     }
 
     @Test("bad input: unknown case, missing file, wrong passphrase, no vault, bad kind")

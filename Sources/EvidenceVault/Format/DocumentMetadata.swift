@@ -81,13 +81,21 @@ public struct DocumentMetadata: Sendable, Equatable {
         return metadata
     }
 
-    /// Checks lengths before sealing so that every field fits its length prefix.
+    /// Limits on what is written now (reading accepts the larger limits of older versions).
+    static let maxFileNameLength = 255
+    static let maxTitleLength = 1024
+    static let maxNewTags = 32
+    static let maxTagLength = 64
+
+    /// Checks lengths and characters before sealing (THREATS.md 42, 46).
     static func validate(fileName: String, title: String, tags: [String]) throws {
-        guard fileName.utf8.count <= maxTextLength, title.utf8.count <= maxTextLength else {
-            throw VaultError(.invalidInput, "file name and title must be at most \(maxTextLength) bytes")
+        guard fileName.utf8.count <= maxFileNameLength, title.utf8.count <= maxTitleLength else {
+            throw VaultError(.invalidInput, "a file name is at most \(maxFileNameLength) bytes and a title at most \(maxTitleLength)")
         }
-        guard tags.count <= maxTags, tags.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 255 }) else {
-            throw VaultError(.invalidInput, "at most \(maxTags) tags of 1 to 255 bytes each")
+        guard tags.count <= maxNewTags, tags.allSatisfy({ !$0.isEmpty && $0.utf8.count <= maxTagLength }) else {
+            throw VaultError(.invalidInput, "at most \(maxNewTags) tags of 1 to \(maxTagLength) bytes each")
         }
+        try TextRules.requirePrintable(title, what: "the title")
+        for tag in tags { try TextRules.requirePrintable(tag, what: "a tag") }
     }
 }

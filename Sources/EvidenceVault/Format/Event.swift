@@ -95,10 +95,15 @@ public struct DocumentRecord: Sendable, Equatable {
 public struct Event: Sendable, Equatable {
     /// Format version written by this code.
     public static let version: UInt8 = 1
-    /// Largest body accepted when reading.
-    static let maxBodyLength = 1 << 20
-    /// Largest sealed field (wrap, sealed metadata) accepted when reading.
-    static let maxSealedLength = 1 << 16
+    /// Largest body accepted when reading (the largest body evault ever wrote is under 40 KiB).
+    static let maxBodyLength = 64 << 10
+    /// Limits on sealed fields when reading (Docs/FORMAT.md §5.2): each is what evault
+    /// ever wrote at most, with room for the AEAD overhead, and no more (THREATS.md 46).
+    static let maxWrapLength = 512
+    static let maxWrappedKeyLength = 256
+    static let maxSealedReferenceLength = 1024 + 64
+    static let maxSealedTitleLength = 4096 + 64
+    static let maxSealedMetadataLength = 32 << 10
 
     /// Position in the ledger, from 0 (genesis).
     public let sequence: UInt64
@@ -242,7 +247,7 @@ public struct Event: Sendable, Equatable {
             let name = try reader.string8("group name")
             try GroupName.validate(name)
             body = .groupCreated(groupID: groupID, name: name, epoch: try reader.u32("epoch"),
-                                 custodianWrap: try reader.bytes16("custodian wrap", max: maxSealedLength))
+                                 custodianWrap: try reader.bytes16("custodian wrap", max: maxWrapLength))
         case 3:
             let groupID = try reader.id("group id")
             let member = try PublicIdentity.decode(try reader.bytes16("member", max: 512), structure: "\(structure) member identity")
@@ -251,20 +256,20 @@ public struct Event: Sendable, Equatable {
                 throw FormatError.invalidField(structure: structure, field: "role", reason: "unknown role \(roleByte)")
             }
             body = .memberAdded(groupID: groupID, member: member, role: role, epoch: try reader.u32("epoch"),
-                                wrap: try reader.bytes16("wrap", max: maxSealedLength))
+                                wrap: try reader.bytes16("wrap", max: maxWrapLength))
         case 4:
             body = .caseCreated(caseID: try reader.id("case id"), groupID: try reader.id("group id"),
                                 epoch: try reader.u32("epoch"), generation: try reader.u32("generation"),
-                                wrappedKey: try reader.bytes16("wrapped case key", max: maxSealedLength),
-                                sealedReference: try reader.bytes16("sealed reference", max: maxSealedLength),
-                                sealedTitle: try reader.bytes16("sealed title", max: maxSealedLength))
+                                wrappedKey: try reader.bytes16("wrapped case key", max: maxWrappedKeyLength),
+                                sealedReference: try reader.bytes16("sealed reference", max: maxSealedReferenceLength),
+                                sealedTitle: try reader.bytes16("sealed title", max: maxSealedTitleLength))
         case 5:
             body = .documentAdded(DocumentRecord(
                 documentID: try reader.id("document id"), caseID: try reader.id("case id"),
                 version: try reader.u32("version"), generation: try reader.u32("generation"),
-                wrappedKey: try reader.bytes16("wrapped document key", max: maxSealedLength),
+                wrappedKey: try reader.bytes16("wrapped document key", max: maxWrappedKeyLength),
                 blobHash: try reader.raw(32, "blob hash"), blobSize: try reader.u64("blob size"),
-                sealedMetadata: try reader.bytes16("sealed metadata", max: maxSealedLength)))
+                sealedMetadata: try reader.bytes16("sealed metadata", max: maxSealedMetadataLength)))
         case 6:
             body = .documentExported(documentID: try reader.id("document id"), caseID: try reader.id("case id"))
         default:

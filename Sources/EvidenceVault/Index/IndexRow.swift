@@ -20,6 +20,52 @@ struct IndexRow: Hashable {
         }.joined(separator: "/")
     }
 
+    /// A row reduced to digests, so that `verify` can hold every row the ledger
+    /// implies without holding their sealed bytes (THREATS.md 46).
+    struct Digest {
+        /// SHA-256 over every column name and value, in name order: rows are equal when these are.
+        let row: [UInt8]
+        /// A short hash of each column's value, in name order, to name the columns that differ.
+        let columns: [(name: String, hash: UInt64)]
+
+        /// The columns whose values differ from `other`'s (nothing if the rows are equal).
+        func differingColumns(from other: Digest) -> [String] {
+            guard row != other.row else { return [] }
+            let mine = Dictionary(columns.map { ($0.name, $0.hash) }, uniquingKeysWith: { first, _ in first })
+            let theirs = Dictionary(other.columns.map { ($0.name, $0.hash) }, uniquingKeysWith: { first, _ in first })
+            let names = Set(mine.keys).union(theirs.keys).filter { mine[$0] != theirs[$0] }.sorted()
+            return names.isEmpty ? ["the row"] : names
+        }
+    }
+
+    /// This row's digests.
+    var digest: Digest {
+        var whole = SHA256Stream()
+        var perColumn: [(String, UInt64)] = []
+        for name in columns.keys.sorted() {
+            let value = Self.canonicalBytes(columns[name] ?? .null)
+            let nameBytes = Array(name.utf8)
+            var prefix = [UInt8(nameBytes.count)] + nameBytes
+            withUnsafeBytes(of: UInt32(value.count).bigEndian) { prefix += $0 }
+            whole.update(prefix)
+            whole.update(value)
+            let short = SHA256Stream.hash(value).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            perColumn.append((name, short))
+        }
+        return Digest(row: whole.finalize(), columns: perColumn)
+    }
+
+    /// A type tag and the value's bytes.
+    private static func canonicalBytes(_ value: DatabaseValue) -> [UInt8] {
+        switch value.storage {
+        case .null: return [0]
+        case .int64(let number): return [1] + withUnsafeBytes(of: number.bigEndian, Array.init)
+        case .double(let number): return [2] + withUnsafeBytes(of: number.bitPattern.bigEndian, Array.init)
+        case .string(let text): return [3] + Array(text.utf8)
+        case .blob(let data): return [4] + Array(data)
+        }
+    }
+
     static let primaryKeys: [String: [String]] = [
         "vault": ["id"], "identities": ["fingerprint"], "groups": ["id"],
         "members": ["group_id", "fingerprint"], "cases": ["id"], "documents": ["id"],

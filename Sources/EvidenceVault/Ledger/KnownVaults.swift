@@ -11,8 +11,12 @@ import Glibc
 /// This is the trust anchor the storage cannot rewrite: a vault swapped for
 /// another at a path (a forged genesis, also through a symbolic link), an older
 /// copy restored, or a ledger cut back below or rewritten at the last head seen
-/// (ATTACKS.md 26) is refused before anything is read or signed. The first use
-/// of a vault is trusted and remembered (trust on first use); the CLI says so.
+/// (THREATS.md 26) is refused before anything is read or signed.
+///
+/// First use is explicit (THREATS.md 48): a vault enters this file only when
+/// this machine created it (`Vault.create`) or was told to trust it
+/// (`Vault.trust`, `evault trust`, with its genesis hash or creator given out of
+/// band). Every command but a keyless `verify` refuses a vault that is not here.
 ///
 /// Stored as JSON (public values only, Docs/FORMAT.md §10) in `known-vaults.json`
 /// under `$EVAULT_STATE_DIR`, else `$XDG_STATE_HOME/evault`, else
@@ -26,6 +30,10 @@ public final class KnownVaults: @unchecked Sendable {
         public var creator: String
         public var headSequence: UInt64
         public var headHash: String
+        /// Group names of the vault at that head (to spot an impostor that reuses them).
+        public var groups: [String]?
+        /// Case ids (hex) of the vault at that head.
+        public var cases: [String]?
     }
 
     /// The whole file: vaults by id, and which vault each folder path holds.
@@ -48,8 +56,6 @@ public final class KnownVaults: @unchecked Sendable {
 
     /// The file the entries live in.
     public let path: String
-    /// Called when a vault is seen for the first time (the CLI prints a note).
-    public var onFirstUse: (@Sendable (_ vaultID: String, _ entry: Entry, _ file: String) -> Void)?
 
     /// Uses `path` (created on first write).
     public init(path: String) {
@@ -99,19 +105,50 @@ public final class KnownVaults: @unchecked Sendable {
         return nil
     }
 
-    /// Remembers that `folder` holds `state`'s vault and its head (moving heads
-    /// forward only). Call it only for a state replayed with every signature
-    /// verified, or beyond a head that was (it is re-checked here against the file
-    /// as it is now, under the lock, so that a concurrent process that remembered
-    /// another fork in the meantime is noticed), or for a vault this machine just
-    /// created (`replacingPath`: a new vault at a reused path).
-    func remember(_ state: LedgerState, folder: String, replacingPath: Bool = false) throws {
+    /// Refuses `state` if it contradicts the pin (integrity) or if this machine
+    /// was never told to trust its vault (`untrusted`, naming vault id, creator
+    /// and genesis hash, and any group names or case ids it shares with a vault
+    /// this machine knows).
+    func requireTrusted(_ state: LedgerState, pin: Pin, folder: String, nothingWritten: Bool) throws {
+        if let problem = problem(with: state, pin: pin, folder: folder) {
+            throw Vault.anchorError(folder: folder, problem: nothingWritten ? problem + "; nothing was written" : problem)
+        }
+        guard let vaultID = state.vaultID?.hex, pin.vaults[vaultID] == nil else { return }
+        let creator = state.creator.map { "\(state.displayName(of: $0)) (\($0.readable))" } ?? "?"
+        let genesis = state.eventHashes.first.map(Hex.encode) ?? "?"
+        let reuse = Self.reuse(of: state, among: pin.vaults)
+        let warning: SafeText = reuse.isEmpty ? "" : " WARNING: it reuses \(reuse.joined(separator: "; ")) of a vault this machine knows: it may be an impostor."
+        throw VaultError(.untrusted, "the vault at \(folder) is not trusted on this machine: vault id \(vaultID), created by \(creator), genesis \(genesis).\(warning)\(nothingWritten ? " Nothing was written." : "")",
+                         hint: "check the genesis hash (or vault id and creator fingerprint) with your custodian over another channel, then run 'evault trust --vault \(folder) --genesis HASH'")
+    }
+
+    /// What `state` shares with other vaults this machine knows: group names and case ids.
+    static func reuse(of state: LedgerState, among vaults: [String: Entry]) -> [String] {
+        let vaultID = state.vaultID?.hex
+        var found: [String] = []
+        for (otherID, entry) in vaults.sorted(by: { $0.key < $1.key }) where otherID != vaultID {
+            let groupNames = Set(entry.groups ?? []).intersection(state.groups.values.map(\.name))
+            let caseIDs = Set(entry.cases ?? []).intersection(state.cases.keys.map(\.hex))
+            if !groupNames.isEmpty { found.append("group name(s) \(groupNames.sorted().joined(separator: ", ")) of vault \(otherID)") }
+            if !caseIDs.isEmpty { found.append("\(caseIDs.count) case id(s) of vault \(otherID)") }
+        }
+        return found
+    }
+
+    /// Remembers `state`'s head for a vault this machine trusts (moving heads
+    /// forward only); a vault it does not know is not added unless `trusting`
+    /// (a vault this machine just created). Call it only for a state replayed
+    /// with every signature verified, or beyond a head that was (it is
+    /// re-checked here against the file as it is now, under the lock, so that a
+    /// concurrent process that remembered another fork in the meantime is
+    /// noticed). `replacingPath`: a new vault at a reused path.
+    func remember(_ state: LedgerState, folder: String, replacingPath: Bool = false, trusting: Bool = false) throws {
         guard let vaultID = state.vaultID?.hex, let genesis = state.eventHashes.first, let creator = state.creator, state.count > 0 else { return }
-        let current = Entry(genesisHash: Hex.encode(genesis), creator: creator.hex, headSequence: state.count - 1,
-                            headHash: Hex.encode(state.headHash))
-        let firstUse: Bool = try withLock {
+        let current = Self.entry(for: state, genesis: genesis, creator: creator)
+        try withLock {
             var contents = try load()
             let key = Self.key(folder)
+            guard trusting || contents.vaults[vaultID] != nil else { return }
             // Re-check against the file as it is now. A head remembered meanwhile by another
             // process may be *longer* than this state (that is normal: it read later); but
             // where this state reaches that head it must hold the same event there, or the
@@ -127,14 +164,13 @@ public final class KnownVaults: @unchecked Sendable {
                     throw Vault.anchorError(folder: folder, problem: "has a different ledger event \(known.headSequence) than this machine saw before: its history was rewritten")
                 }
             }
-            let isNew = contents.vaults[vaultID] == nil
             var changed = false
             if contents.paths[key] == nil || (replacingPath && contents.paths[key] != vaultID) {
                 contents.paths[key] = vaultID
                 changed = true
             }
             if let known = contents.vaults[vaultID] {
-                if current.headSequence > known.headSequence, known.genesisHash == current.genesisHash {
+                if current.headSequence > known.headSequence {
                     contents.vaults[vaultID] = current
                     changed = true
                 }
@@ -143,9 +179,61 @@ public final class KnownVaults: @unchecked Sendable {
                 changed = true
             }
             if changed { try save(contents) }
-            return isNew
         }
-        if firstUse { onFirstUse?(vaultID, current, path) }
+    }
+
+    /// What `trust` did.
+    public enum TrustOutcome: Sendable, Equatable {
+        /// The vault was not known here; it is now.
+        case trusted
+        /// It was already trusted at this head or behind it; nothing changed but the path.
+        case alreadyTrusted
+        /// An older copy was accepted: the remembered head moved back.
+        case acceptedOlder(fromSequence: UInt64, toSequence: UInt64)
+    }
+
+    /// Records that this machine trusts `state`'s vault at `folder` (checked
+    /// out of band by the caller). A copy behind the remembered head is
+    /// accepted only with `acceptOlder`; a copy whose history differs from what
+    /// was seen, or a different genesis under a known id, never.
+    func trust(_ state: LedgerState, folder: String, acceptOlder: Bool) throws -> TrustOutcome {
+        guard let vaultID = state.vaultID?.hex, let genesis = state.eventHashes.first, let creator = state.creator else {
+            throw VaultError(.integrity, "the vault at \(folder) has no genesis event: nothing to trust")
+        }
+        let current = Self.entry(for: state, genesis: genesis, creator: creator)
+        return try withLock {
+            var contents = try load()
+            var outcome = TrustOutcome.trusted
+            if let known = contents.vaults[vaultID] {
+                guard known.genesisHash == current.genesisHash else {
+                    throw VaultError(.integrity, "the vault at \(folder) claims id \(vaultID), which this machine knows with another genesis event: refused")
+                }
+                if known.headSequence < state.count {
+                    guard Hex.encode(state.eventHashes[Int(known.headSequence)]) == known.headHash else {
+                        throw VaultError(.integrity, "the vault at \(folder) has a different ledger event \(known.headSequence) than this machine saw before: its history was rewritten, refused")
+                    }
+                    outcome = .alreadyTrusted
+                    if current.headSequence > known.headSequence { contents.vaults[vaultID] = current }
+                } else {
+                    guard acceptOlder else {
+                        throw VaultError(.integrity, "the vault at \(folder) is an older copy: \(state.count) event(s), where this machine saw \(known.headSequence + 1); refused",
+                                         hint: "if you restored it from a backup on purpose, accept it with 'evault trust --vault \(folder) --accept-older'")
+                    }
+                    outcome = .acceptedOlder(fromSequence: known.headSequence, toSequence: current.headSequence)
+                    contents.vaults[vaultID] = current
+                }
+            } else {
+                contents.vaults[vaultID] = current
+            }
+            contents.paths[Self.key(folder)] = vaultID
+            try save(contents)
+            return outcome
+        }
+    }
+
+    private static func entry(for state: LedgerState, genesis: [UInt8], creator: Fingerprint) -> Entry {
+        Entry(genesisHash: Hex.encode(genesis), creator: creator.hex, headSequence: state.count - 1, headHash: Hex.encode(state.headHash),
+              groups: state.groups.values.map(\.name).sorted(), cases: state.cases.keys.map(\.hex).sorted())
     }
 
     /// The path as written, made absolute, with `.` and empty components dropped.

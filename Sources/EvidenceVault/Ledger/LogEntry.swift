@@ -5,45 +5,65 @@ import VaultCrypto
 public struct LogEntry: Sendable {
     public let sequence: UInt64
     public let time: Date
+    /// The actor's one display name in this vault (`LedgerState.displayName`).
     public let actorName: String
     public let actor: Fingerprint
     public let action: String
     /// Object identifiers the event names, by kind (`group`, `case`, `document`, `member`, `vault`).
     public let objects: [(kind: String, id: String)]
     public let hash: [UInt8]
+    /// Why this event's time deserves a look, if it does (`EventTimes`).
+    public let timeFlag: String?
 }
 
 extension Vault {
     /// The verified ledger in order; fails closed if any event does not verify.
-    public func log() throws -> [LogEntry] {
+    /// Like every other command it reads the ledger once, with a cursor, and
+    /// skips the signatures up to the head this machine verified before
+    /// (`KnownVaults`), whose hash it then checks.
+    public func log(now: Date = Date()) throws -> [LogEntry] {
         let pin = try knownVaults?.pin(for: folder)
-        var state = LedgerState()
-        var entries: [LogEntry] = []
-        let events = try databaseAccess { try database.read { db in try Array(StoredEvent.fetch(db).map(StoredEvent.init)) } }
-        for stored in events {
-            let event: Event
-            do { event = try stored.decode() } catch {
-                throw VaultError(.integrity, "\(error)", hint: "run 'evault verify' for a full report")
+        var clock = EventTimes(now: now)
+        // Only what the log shows is kept, never an event's sealed bytes.
+        var pending: [(sequence: UInt64, time: UInt64, actor: Fingerprint, action: String, objects: [(String, String)],
+                       hash: [UInt8], flag: String?)] = []
+        let state = try databaseAccess {
+            try database.read { db in
+                var state = LedgerState()
+                let rows = try StoredEvent.fetch(db)
+                while let row = try rows.next() {
+                    let event: Event
+                    do { event = try StoredEvent(row).decode() } catch {
+                        throw VaultError(.integrity, "\(error)", hint: "run 'evault verify' for a full report")
+                    }
+                    let alreadyVerified = pin?.verifiedHead.map { event.sequence <= $0 } ?? false
+                    do { try state.apply(event, signatureAlreadyVerified: alreadyVerified) } catch let violation as LedgerViolation {
+                        throw VaultError(.integrity, "\(violation)", hint: "run 'evault verify' for a full report")
+                    }
+                    pending.append((event.sequence, event.time, event.actor, event.body.action, Self.objects(of: event.body),
+                                    event.hash, clock.flag(event)))
+                }
+                return state
             }
-            do { try state.apply(event) } catch let violation as LedgerViolation {
-                throw VaultError(.integrity, "\(violation)", hint: "run 'evault verify' for a full report")
-            }
-            var objects: [(String, String)] = []
-            switch event.body {
-            case .genesis(let vaultID, _): objects = [("vault", vaultID.hex)]
-            case .groupCreated(let groupID, _, _, _): objects = [("group", groupID.hex)]
-            case .memberAdded(let groupID, let member, let role, _, _):
-                objects = [("group", groupID.hex), ("member", member.fingerprint.hex), ("role", role.description)]
-            case .caseCreated(let caseID, let groupID, _, _, _, _, _): objects = [("case", caseID.hex), ("group", groupID.hex)]
-            case .documentAdded(let record): objects = [("document", record.documentID.hex), ("case", record.caseID.hex)]
-            case .documentExported(let documentID, let caseID): objects = [("document", documentID.hex), ("case", caseID.hex)]
-            }
-            entries.append(LogEntry(sequence: event.sequence, time: Date(timeIntervalSince1970: TimeInterval(event.time)),
-                                    actorName: state.identities[event.actor]?.name ?? "?", actor: event.actor,
-                                    action: event.body.action, objects: objects, hash: event.hash))
         }
-        // The custody view of a swapped or cut vault must not look complete.
+        // The custody view of a swapped, cut or untrusted vault must not look complete.
         try anchor(state, pin: pin)
-        return entries
+        return pending.map { item in
+            LogEntry(sequence: item.sequence, time: Date(timeIntervalSince1970: TimeInterval(item.time)),
+                     actorName: state.displayName(of: item.actor), actor: item.actor,
+                     action: item.action, objects: item.objects, hash: item.hash, timeFlag: item.flag)
+        }
+    }
+
+    static func objects(of body: EventBody) -> [(String, String)] {
+        switch body {
+        case .genesis(let vaultID, _): return [("vault", vaultID.hex)]
+        case .groupCreated(let groupID, _, _, _): return [("group", groupID.hex)]
+        case .memberAdded(let groupID, let member, let role, _, _):
+            return [("group", groupID.hex), ("member", member.fingerprint.hex), ("role", role.description)]
+        case .caseCreated(let caseID, let groupID, _, _, _, _, _): return [("case", caseID.hex), ("group", groupID.hex)]
+        case .documentAdded(let record): return [("document", record.documentID.hex), ("case", record.caseID.hex)]
+        case .documentExported(let documentID, let caseID): return [("document", documentID.hex), ("case", caseID.hex)]
+        }
     }
 }

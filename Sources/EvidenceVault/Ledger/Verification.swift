@@ -16,8 +16,20 @@ public struct Finding: Sendable, Equatable, CustomStringConvertible {
 
 /// The result of `Vault.verify()`.
 public struct VerificationReport: Sendable {
+    /// How the ledger relates to what this machine remembers (THREATS.md 44, 48).
+    public struct Anchor: Sendable {
+        /// The head this machine remembered before, if it trusts this vault.
+        public let comparedAgainst: (sequence: UInt64, hash: String)?
+        /// Whether this machine trusts the vault (false: a first contact).
+        public let trusted: Bool
+        /// Whether the head verified now was remembered (a trusted vault whose ledger replayed cleanly).
+        public let rememberedNewHead: Bool
+    }
+
     public let vaultID: ObjectID?
     public let creator: PublicIdentity?
+    /// SHA-256 of the genesis event.
+    public let genesisHash: [UInt8]?
     /// Events that replayed cleanly.
     public let eventsVerified: UInt64
     /// Events stored.
@@ -26,7 +38,10 @@ public struct VerificationReport: Sendable {
     public let headHash: [UInt8]
     public let documentsChecked: Int
     public let bytesHashed: UInt64
+    public let anchor: Anchor
     public let findings: [Finding]
+    /// Events whose times deserve a look (not problems: clocks drift; THREATS.md 47).
+    public let timeFlags: [Finding]
     /// True when nothing was found.
     public var isClean: Bool { findings.isEmpty }
 }
@@ -34,25 +49,31 @@ public struct VerificationReport: Sendable {
 extension Vault {
     /// Checks everything without any key: the ledger (encoding, chain,
     /// signatures, domain contexts, authorisation), the index against the
-    /// replay, every blob (present, size, SHA-256, on both cores), blob files no
-    /// event names, and SQLite's own integrity check.
+    /// replay, every blob (present, size, SHA-256, on both cores), every entry
+    /// of the vault folder and of `blobs/`, and SQLite's own integrity check.
     ///
-    /// With `reader` (a lawyer or custodian), each damaged document the reader
-    /// can decrypt is also authenticated chunk by chunk, without writing any
+    /// A trusted vault whose ledger replays cleanly has its head remembered
+    /// even when blobs, index rows or stray files have problems: findings never
+    /// hold the rollback check hostage (THREATS.md 44).
+    ///
+    /// With `reader` (a lawyer or custodian), every epoch-key wrap, case key,
+    /// sealed reference, title, document key and sealed metadata the reader is
+    /// entitled to is opened, and each that does not is named; each damaged
+    /// document is also authenticated chunk by chunk, without writing any
     /// plaintext, so that the finding names the damaged chunk.
-    public func verify(threads: Int = 2, reader: UnlockedIdentity? = nil) -> VerificationReport {
+    public func verify(threads: Int = 2, reader: UnlockedIdentity? = nil, now: Date = Date()) -> VerificationReport {
         var findings: [Finding] = []
+        var timeFlags: [Finding] = []
         var state = LedgerState()
         var stored = 0
-        var implied: [String: (IndexRow, UInt64)] = [:]
-        var actualRows: [IndexRow]?
+        var ledgerClean = true
         // What this machine remembers is read before the ledger (see `KnownVaults.pin`).
         var pin: KnownVaults.Pin?
         do { pin = try knownVaults?.pin(for: folder) } catch {
             findings.append(Finding(object: "known vaults", problem: "\(error)"))
         }
 
-        // SQLite's own structural check first: corrupt pages make everything else suspect (ATTACKS.md 38).
+        // SQLite's own structural check first: corrupt pages make everything else suspect (THREATS.md 38).
         do {
             let messages = try database.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
             if messages != ["ok"] {
@@ -79,9 +100,13 @@ extension Vault {
         }
 
         // 1. The ledger, and the index in the same read transaction (one snapshot,
-        // even while another process adds).
+        // even while another process adds). The rows the ledger implies are kept
+        // as digests, and the stored rows read with a cursor: memory does not grow
+        // with the size of sealed fields (THREATS.md 46).
+        var clock = EventTimes(now: now)
         do {
             try database.read { db in
+                var implied: [String: (IndexRow.Digest, UInt64)] = [:]
                 let rows = try StoredEvent.fetch(db)
                 var broken = false
                 while let row = try rows.next() {
@@ -104,80 +129,133 @@ extension Vault {
                         broken = true
                         continue
                     }
-                    for indexRow in rowsBefore { implied[indexRow.name] = (indexRow, event.sequence) }
+                    if let flag = clock.flag(event) { timeFlags.append(Finding(object: object, problem: flag)) }
+                    for indexRow in rowsBefore { implied[indexRow.name] = (indexRow.digest, event.sequence) }
                 }
                 if broken {
+                    ledgerClean = false
                     findings.append(Finding(object: "ledger", problem: "replay stopped at the first broken event; \(stored - Int(state.count)) event(s) from there on are unverified"))
                 }
-                actualRows = try? Schema.projectionTables.flatMap { table in
-                    try Row.fetchAll(db, sql: "SELECT * FROM \(table)").map { IndexRow(table: table, row: $0) }
-                }
+                findings += Self.compareIndex(db, implied: implied)
             }
         } catch {
+            ledgerClean = false
             findings.append(Finding(object: "ledger", problem: "cannot be read: \(error)"))
         }
-        if stored == 0 { findings.append(Finding(object: "ledger", problem: "is empty: no genesis event")) }
+        if stored == 0 {
+            ledgerClean = false
+            findings.append(Finding(object: "ledger", problem: "is empty: no genesis event"))
+        }
+        var anchorProblem = false
         if let knownVaults, let pin, let problem = knownVaults.problem(with: state, pin: pin, folder: folder) {
+            anchorProblem = true
             findings.append(Finding(object: "ledger", problem: "against what this machine remembers: the vault \(problem)"))
         }
-
-        // 2. The index against the replay.
-        do {
-            guard let actual = actualRows else { throw VaultError(.integrity, "the index tables could not be read") }
-            var seen = Set<String>()
-            for row in actual {
-                seen.insert(row.name)
-                guard let (expected, sequence) = implied[row.name] else {
-                    findings.append(Finding(object: "index row \(row.name)", problem: "is not backed by any ledger event (injected or framed)"))
-                    continue
-                }
-                let differing = expected.columns.keys.filter { expected.columns[$0] != row.columns[$0] }.sorted()
-                if !differing.isEmpty {
-                    findings.append(Finding(object: "index row \(row.name)",
-                                            problem: "\(differing.joined(separator: ", ")) differ(s) from ledger event \(sequence)"))
-                }
-            }
-            for (name, (_, sequence)) in implied where !seen.contains(name) {
-                findings.append(Finding(object: "index row \(name)", problem: "is missing: ledger event \(sequence) implies it"))
-            }
-        } catch {
-            findings.append(Finding(object: "index", problem: "cannot be read: \(error)"))
+        let vaultHex = state.vaultID?.hex
+        let entry = vaultHex.flatMap { pin?.vaults[$0] }
+        if entry == nil, let pin, !KnownVaults.reuse(of: state, among: pin.vaults).isEmpty {
+            findings.append(Finding(object: "vault", problem: "not trusted on this machine, yet it reuses \(KnownVaults.reuse(of: state, among: pin.vaults).joined(separator: "; ")) of a vault this machine knows: it may be an impostor"))
         }
 
-        // 3. Blobs, on all cores.
+        // 2. Blobs, on all cores.
         let documents = state.documents.values.sorted { $0.sequence < $1.sequence }
-        let results = BlobChecker.check(documents.map(\.record), store: blobs, threads: threads)
+        let results = BlobChecker.check(documents, store: blobs, threads: threads)
+        let keys = reader.map { keyRing(for: $0, state: state) }
         for finding in results.findings {
-            findings.append(locateDamage(finding, documents: documents, state: state, reader: reader) ?? finding)
+            findings.append(keys.flatMap { locateDamage(finding, documents: documents, keys: $0) } ?? finding)
         }
 
-        // 4. Files that no event names, and entries that are not what evault makes.
+        // 3. Files that no event names, and entries that are not what evault makes.
         findings += strayEntries(named: state.blobNames)
 
-        // A clean vault's head is remembered, so that the next verify detects a rollback.
-        if findings.isEmpty, let knownVaults {
-            do { try knownVaults.remember(state, folder: folder) } catch {
+        // 4. With a reader's key: every wrap and sealed field the reader is entitled to opens.
+        if let keys { findings += sealedFieldFindings(keys) }
+
+        // A trusted vault whose ledger replayed cleanly has its head remembered,
+        // whatever else was found, so that the next verify detects a rollback.
+        var remembered = false
+        if ledgerClean, !anchorProblem, entry != nil, let knownVaults {
+            do {
+                try knownVaults.remember(state, folder: folder)
+                remembered = true
+            } catch {
                 findings.append(Finding(object: "ledger", problem: "\(error)"))
             }
         }
         let creator = state.creator.flatMap { state.identities[$0] }
-        return VerificationReport(vaultID: state.vaultID, creator: creator, eventsVerified: state.count, eventsStored: stored,
+        return VerificationReport(vaultID: state.vaultID, creator: creator, genesisHash: state.eventHashes.first,
+                                  eventsVerified: state.count, eventsStored: stored,
                                   headHash: state.headHash, documentsChecked: documents.count, bytesHashed: results.bytes,
-                                  findings: findings)
+                                  anchor: .init(comparedAgainst: entry.map { ($0.headSequence, $0.headHash) }, trusted: entry != nil,
+                                                rememberedNewHead: remembered),
+                                  findings: findings, timeFlags: timeFlags)
     }
-}
 
-extension Vault {
+    /// Compares the stored index rows, read with a cursor, with the digests the ledger implies.
+    private static func compareIndex(_ db: Database, implied: [String: (IndexRow.Digest, UInt64)]) -> [Finding] {
+        var findings: [Finding] = []
+        var seen = Set<String>()
+        do {
+            for table in Schema.projectionTables {
+                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table)")
+                while let row = try rows.next() {
+                    let actual = IndexRow(table: table, row: row)
+                    seen.insert(actual.name)
+                    guard let (expected, sequence) = implied[actual.name] else {
+                        findings.append(Finding(object: "index row \(actual.name)", problem: "is not backed by any ledger event (injected or framed)"))
+                        continue
+                    }
+                    let differing = expected.differingColumns(from: actual.digest)
+                    if !differing.isEmpty {
+                        findings.append(Finding(object: "index row \(actual.name)",
+                                                problem: "\(differing.joined(separator: ", ")) differ(s) from ledger event \(sequence)"))
+                    }
+                }
+            }
+        } catch {
+            findings.append(Finding(object: "index", problem: "cannot be read: \(error)"))
+            return findings
+        }
+        for (name, (_, sequence)) in implied.sorted(by: { $0.key < $1.key }) where !seen.contains(name) {
+            findings.append(Finding(object: "index row \(name)", problem: "is missing: ledger event \(sequence) implies it"))
+        }
+        return findings
+    }
+
+    /// Opens, with the reader's keys, everything the reader is entitled to, and names what does not open.
+    private func sealedFieldFindings(_ keys: KeyRing) -> [Finding] {
+        var findings: [Finding] = []
+        let state = keys.state
+        for group in state.groups.values.sorted(by: { $0.sequence < $1.sequence }) where group.members[keys.actor.fingerprint]?.role.canRead == true {
+            do { _ = try keys.epochKey(in: group, to: "verify") } catch {
+                findings.append(Finding(object: "group \(group.name)", problem: "\(error)"))
+                continue
+            }
+            let cases = state.cases.values.filter { $0.groupID == group.id }.sorted { $0.sequence < $1.sequence }
+            for theCase in cases {
+                for field in ["reference", "title"] {
+                    do { _ = try keys.caseText(theCase, field: field, to: "verify") } catch {
+                        findings.append(Finding(object: "case \(theCase.id.hex)", problem: "\(error)"))
+                    }
+                }
+                for document in state.documents(of: theCase) {
+                    do { _ = try keys.documentKeyAndMetadata(document, to: "verify") } catch {
+                        findings.append(Finding(object: "document \(document.documentID.hex)", problem: "\(error)"))
+                    }
+                }
+            }
+        }
+        return findings
+    }
+
     /// Re-reads a damaged document with the reader's keys to name the first bad chunk.
-    fileprivate func locateDamage(_ finding: Finding, documents: [LedgerState.Document], state: LedgerState,
-                                  reader: UnlockedIdentity?) -> Finding? {
-        guard let reader, let document = documents.first(where: { finding.object == "document \($0.record.documentID.hex)" }),
-              let theCase = state.cases[document.record.caseID],
-              state.groups[theCase.groupID]?.members[reader.fingerprint]?.role.canRead == true,
-              let (key, metadata) = try? documentKeyAndMetadata(document, theCase: theCase, in: state, actor: reader, action: "verify")
+    fileprivate func locateDamage(_ finding: Finding, documents: [LedgerState.Document], keys: KeyRing) -> Finding? {
+        guard let document = documents.first(where: { finding.object == "document \($0.documentID.hex)" }),
+              let theCase = keys.state.cases[document.caseID], keys.canRead(theCase),
+              let (key, metadata, record) = try? keys.documentKeyAndMetadata(document, to: "verify")
         else { return nil }
         do {
-            try DocumentStream.decrypt(record: document.record, metadata: metadata, key: key, store: blobs, outputFolder: nil, calls: calls)
+            try DocumentStream.decrypt(record: record, metadata: metadata, key: key, store: blobs, outputFolder: nil, calls: calls)
             return nil
         } catch let error as VaultError {
             let detail = error.message.replacingOccurrences(of: "\(finding.object): ", with: "")
@@ -195,7 +273,7 @@ enum BlobChecker {
         var bytes: UInt64 = 0
     }
 
-    static func check(_ records: [DocumentRecord], store: BlobStore, threads: Int) -> Results {
+    static func check(_ records: [LedgerState.Document], store: BlobStore, threads: Int) -> Results {
         let lock = NSLock()
         nonisolated(unsafe) var perDocument = [Finding?](repeating: nil, count: records.count)
         nonisolated(unsafe) var bytes: UInt64 = 0
@@ -218,7 +296,7 @@ enum BlobChecker {
         return Results(findings: perDocument.compactMap { $0 }, bytes: bytes)
     }
 
-    static func checkOne(_ record: DocumentRecord, store: BlobStore, buffer: UnsafeMutableRawBufferPointer) -> (Finding?, UInt64) {
+    static func checkOne(_ record: LedgerState.Document, store: BlobStore, buffer: UnsafeMutableRawBufferPointer) -> (Finding?, UInt64) {
         let object = "document \(record.documentID.hex)"
         let file: ReadableFile
         do { file = try store.open(record.blobHash, what: "blob") } catch let error as VaultError where error.kind == .notFound {

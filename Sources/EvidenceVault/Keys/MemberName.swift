@@ -1,0 +1,59 @@
+import Foundation
+
+/// When two display names are too alike to tell apart (THREATS.md 43).
+///
+/// Two names collide when their keys are equal. The key is the name after:
+/// Unicode compatibility normalisation (NFKC: full-width, ligatures and
+/// compatibility forms fold to their plain letters), removal of every
+/// character a terminal would not show (`TextEscaping.needsEscape`: controls,
+/// format and bidi characters, zero-width characters, other default-ignorable
+/// code points), collapsing of white space, case folding, and a confusable
+/// skeleton for the letters most used to imitate Latin ones (Cyrillic and
+/// Greek look-alikes, dotless i, digits 0 and 1 for o and l), in the manner of
+/// UTS #39 but with a small table rather than the full confusables data
+/// (Docs/FORMAT.md §5.3, "Member names").
+///
+/// A custodian cannot admit a member whose name collides with that of a
+/// current member of the vault; names that already collide in an existing
+/// ledger are shown with a fingerprint suffix (`LedgerState.displayName`).
+public enum MemberName {
+    /// The comparison key of `name`.
+    public static func key(_ name: String) -> String {
+        let normalized = name.precomposedStringWithCompatibilityMapping
+        var visible = String.UnicodeScalarView()
+        var lastWasSpace = true
+        for scalar in normalized.unicodeScalars where !TextEscaping.needsEscape(scalar) {
+            if scalar.properties.isWhitespace {
+                if !lastWasSpace { visible.append(" ") }
+                lastWasSpace = true
+                continue
+            }
+            lastWasSpace = false
+            visible.append(scalar)
+        }
+        var folded = String(visible).lowercased().precomposedStringWithCompatibilityMapping
+        if folded.hasSuffix(" ") { folded.removeLast() }
+        var skeleton = String.UnicodeScalarView()
+        for scalar in folded.unicodeScalars {
+            if let latin = confusables[scalar.value] {
+                skeleton.append(contentsOf: latin.unicodeScalars)
+            } else {
+                skeleton.append(scalar)
+            }
+        }
+        return String(skeleton)
+    }
+
+    /// Look-alikes of lowercase Latin letters (after case folding), from UTS #39's confusables.
+    private static let confusables: [UInt32: String] = [
+        // Cyrillic
+        0x0430: "a", 0x0435: "e", 0x043E: "o", 0x0440: "p", 0x0441: "c", 0x0443: "y", 0x0445: "x", 0x0456: "i",
+        0x0458: "j", 0x0455: "s", 0x04BB: "h", 0x0501: "d", 0x051B: "q", 0x051D: "w", 0x043A: "k", 0x0432: "b",
+        0x043D: "h", 0x043C: "m", 0x0442: "t", 0x0457: "i", 0x04CF: "l",
+        // Greek
+        0x03B1: "a", 0x03BF: "o", 0x03C1: "p", 0x03BD: "v", 0x03B9: "i", 0x03BA: "k", 0x03C4: "t", 0x03C7: "x",
+        0x03C5: "u", 0x03B5: "e", 0x03B7: "n",
+        // Latin and digits
+        0x0131: "i", 0x0269: "i", 0x0030: "o", 0x0031: "l", 0x01C0: "l", 0x217C: "l", 0x0261: "g", 0x0251: "a",
+    ]
+}
