@@ -235,4 +235,30 @@ struct FaultInjectionTests {
         #expect(state.documents.count == 30)
         #expect(env.findings().isEmpty)
     }
+
+    @Test("THREATS.md 50: a multi-file add whose second blob fails records nothing and leaves no blob behind")
+    func multiFileAddIsAllOrNothing() throws {
+        let calls = FaultyCalls()
+        let env = try TestVault(calls: calls)
+        let before = try env.vault.replay()
+        let first = env.folder.file("first"), second = env.folder.file("second")
+        try Data(sampleBytes(70_000, seed: 1)).write(to: URL(fileURLWithPath: first))
+        try Data(sampleBytes(90_000, seed: 2)).write(to: URL(fileURLWithPath: second))
+        let blobsBefore = try FileManager.default.contentsOfDirectory(atPath: env.blobFolder)
+        calls.arm(.link, at: 2)  // the second blob cannot be named
+        do {
+            _ = try env.vault.addDocuments([NewDocument(path: first, kind: .other), NewDocument(path: second, kind: .other)],
+                                           toCase: env.caseID.hex, as: env.lawyer)
+            Issue.record("the add should have failed")
+        } catch let error as VaultError {
+            #expect(error.message.contains("none of the 2 files was added"), "\(error.message)")
+        }
+        calls.disarm()
+        #expect(try env.vault.replay().count == before.count, "no event was committed")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: env.blobFolder).sorted() == blobsBefore.sorted(), "no blob left behind")
+        let added = try env.vault.addDocuments([NewDocument(path: first, kind: .other), NewDocument(path: second, kind: .other)],
+                                               toCase: env.caseID.hex, as: env.lawyer)
+        #expect(added.count == 2 && added[1].sequence == added[0].sequence + 1)
+        #expect(env.findings().isEmpty)
+    }
 }

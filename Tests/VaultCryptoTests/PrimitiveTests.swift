@@ -188,3 +188,24 @@ struct KDFTests {
         }
     }
 }
+
+/// THREATS.md 49: no core file, no same-user tracing, passphrase variables scrubbed.
+@Suite("Process hygiene")
+struct ProcessHygieneTests {
+    @Test("lockDown makes the process non-dumpable with no core file")
+    func lockDown() throws {
+        try ProcessHygiene.lockDown()
+        #expect(!ProcessHygiene.isDumpable)
+        #expect(ProcessHygiene.coreFileLimit == 0)
+    }
+
+    @Test("a captured secret variable leaves the environment and is kept only in secure memory")
+    func secretEnvironment() throws {
+        setenv("EVAULT_TEST_SECRET", "correct horse battery", 1)
+        try SecretEnvironment.capture(["EVAULT_TEST_SECRET"])
+        #expect(getenv("EVAULT_TEST_SECRET") == nil)
+        #expect(ProcessInfo.processInfo.environment["EVAULT_TEST_SECRET"] == nil)
+        let value = try #require(SecretEnvironment.take("EVAULT_TEST_SECRET"))
+        #expect(value.withUnsafeBytes { Array($0) } == Array("correct horse battery".utf8))
+    }
+}

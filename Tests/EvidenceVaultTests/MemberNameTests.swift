@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+@testable import EvidenceVault
+import VaultCrypto
+
+/// THREATS.md 43: three different people must not all display as "amina".
+@Suite("One name per person")
+struct MemberNameTests {
+    @Test("names that look alike compare equal: case, width, invisible characters, bidi controls, Cyrillic and Greek look-alikes")
+    func lookAlikesCollide() {
+        let amina = MemberName.key("amina")
+        for variant in ["Amina", "AMINA", "ami\u{200B}na", "\u{0430}mina", "ａｍｉｎａ", " amina ", "ami\u{202E}na", "am\u{0456}na", "amin\u{03B1}"] {
+            #expect(MemberName.key(variant) == amina, "\(variant.unicodeScalars.map(\.value))")
+        }
+        for different in ["amira", "amina b", "aminah", "Āmina"] {
+            #expect(MemberName.key(different) != amina, "\(different)")
+        }
+        #expect(MemberName.key("Amina  Diallo") == MemberName.key("amina diallo"))
+    }
+
+    @Test("a custodian admitting a name that collides with a current member's is refused, naming that member")
+    func collidingAdmissionIsRefused() throws {
+        let env = try TestVault()
+        for name in ["LAWYER", "l\u{0430}wyer", "law\u{200B}yer"] {
+            let impostor = try UnlockedIdentity.generate(name: name)
+            expectVaultError(.alreadyExists, "cannot be told apart", "lawyer", env.lawyer.fingerprint.readable) {
+                try env.vault.addMember(impostor.publicIdentity, role: .lawyer, toGroup: "wg", as: env.custodian)
+            }
+        }
+        // The same person may join another group; a distinct name is admitted.
+        try env.vault.addMember(env.lawyer.publicIdentity, role: .lawyer, toGroup: "other", as: env.custodian)
+        try env.vault.addMember(try UnlockedIdentity.generate(name: "lawyer-three").publicIdentity, role: .lawyer, toGroup: "wg", as: env.custodian)
+    }
+
+    @Test("names that already collide in a ledger are shown with a fingerprint suffix, everywhere, and never refused on replay")
+    func existingCollisionsAreShownApart() throws {
+        let env = try TestVault()
+        let twin = try UnlockedIdentity.generate(name: "Lawyer")
+        // Written as an older client would have, without the check.
+        let state = try env.vault.replay()
+        let group = try state.requireGroup(named: "wg")
+        let epochKey = try env.vault.keyRing(for: env.custodian, state: state).epochKey(in: group, to: "test")
+        let wrap = try KeyWrap.sealEpochKey(epochKey, groupID: group.id, epoch: group.epoch, to: twin.publicIdentity.encryptionKey)
+        try env.vault.append(as: env.custodian) { _ in .memberAdded(groupID: group.id, member: twin.publicIdentity, role: .lawyer, epoch: 1, wrap: wrap) }
+        let replayed = try env.vault.replay()
+        let first = replayed.displayName(of: env.lawyer.fingerprint), second = replayed.displayName(of: twin.fingerprint)
+        #expect(first != second)
+        #expect(first.hasPrefix("lawyer ~") && second.hasPrefix("Lawyer ~"))
+        let shown = try env.vault.group("wg").members.map(\.name)
+        #expect(shown.contains(first) && shown.contains(second))
+        #expect(try env.vault.log().filter { $0.actor == env.custodian.fingerprint }.allSatisfy { $0.actorName == "custodian" })
+        #expect(env.findings().isEmpty)
+    }
+
+    @Test("a fingerprint admitted again under another name keeps the name it was first admitted with")
+    func oneNamePerFingerprint() throws {
+        let env = try TestVault()
+        // The same keys, self-signed again under another name (the owner's own .pub, renamed).
+        let renamed = try PublicIdentity(name: "someone-else", createdAt: 0, signingKeyPair: env.lawyer.signing,
+                                         encryptionKey: env.lawyer.encryption.publicKey)
+        #expect(renamed.fingerprint == env.lawyer.fingerprint)
+        try env.vault.addMember(renamed, role: .lawyer, toGroup: "other", as: env.custodian)
+        let members = try env.vault.groups().flatMap(\.members).filter { $0.fingerprint == env.lawyer.fingerprint }
+        #expect(members.count == 2 && Set(members.map(\.name)) == ["lawyer"])
+    }
+}
