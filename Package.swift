@@ -64,7 +64,7 @@ let package = Package(
         ),
         .testTarget(
             name: "evaultTests",
-            dependencies: ["EvidenceVault"]
+            dependencies: ["EvidenceVault", "VaultCrypto"]
         ),
     ],
     swiftLanguageModes: [.v6]
