@@ -5,6 +5,17 @@ import EvidenceVault
 import Foundation
 import VaultCrypto
 
+// `vault-bench scale [EVENTS]` and its child `list-peak` (ScaleBenchmark.swift).
+if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "scale" {
+    try ScaleBenchmark.run(events: CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 100_000 : 100_000)
+    exit(0)
+}
+if CommandLine.arguments.count == 6, CommandLine.arguments[1] == "list-peak" {
+    let arguments = CommandLine.arguments
+    try ScaleBenchmark.listPeak(vault: arguments[2], state: arguments[3], caseID: arguments[4], identity: arguments[5])
+    exit(0)
+}
+
 // `vault-bench memory FILE`: add FILE to a scratch vault and export it again through
 // the library, with identities generated in memory (no Argon2id, whose 64-256 MiB
 // would hide the streaming footprint), then print the process's peak RSS.

@@ -19,6 +19,28 @@ import Foundation
 public enum MemberName {
     /// The comparison key of `name`.
     public static func key(_ name: String) -> String {
+        // Printable ASCII (most names): the same key without the Unicode machinery.
+        if name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(name.utf8.count)
+            var lastWasSpace = true
+            for byte in name.utf8 {
+                if byte == 0x20 {
+                    if !lastWasSpace { bytes.append(0x20) }
+                    lastWasSpace = true
+                    continue
+                }
+                lastWasSpace = false
+                switch byte {
+                case 0x41...0x5A: bytes.append(byte + 0x20)  // A-Z
+                case 0x30: bytes.append(0x6F)                // 0 -> o
+                case 0x31: bytes.append(0x6C)                // 1 -> l
+                default: bytes.append(byte)
+                }
+            }
+            if bytes.last == 0x20 { bytes.removeLast() }
+            return String(decoding: bytes, as: UTF8.self)
+        }
         let normalized = name.precomposedStringWithCompatibilityMapping
         var visible = String.UnicodeScalarView()
         var lastWasSpace = true

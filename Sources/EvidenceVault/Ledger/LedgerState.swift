@@ -82,6 +82,8 @@ public struct LedgerState: Sendable {
     public private(set) var eventHashes: [[UInt8]] = []
     /// Identities by the comparison key of their name (`MemberName.key`): more than one means a collision.
     private var namesByKey: [String: [Fingerprint]] = [:]
+    /// The comparison key of each identity's name, computed once.
+    private var nameKeys: [Fingerprint: String] = [:]
     /// Number of events applied.
     public var count: UInt64 { UInt64(eventHashes.count) }
     /// Hash of the last event applied (32 zero bytes before genesis).
@@ -103,7 +105,7 @@ public struct LedgerState: Sendable {
     /// so that two people never display alike (THREATS.md 43).
     public func displayName(of fingerprint: Fingerprint) -> String {
         guard let identity = identities[fingerprint] else { return "unknown identity \(fingerprint.readable)" }
-        let owners = namesByKey[MemberName.key(identity.name)] ?? []
+        let owners = namesByKey[nameKeys[fingerprint] ?? MemberName.key(identity.name)] ?? []
         guard owners.count > 1 else { return identity.name }
         return "\(identity.name) ~\(fingerprint.readable.prefix(4))"
     }
@@ -120,7 +122,9 @@ public struct LedgerState: Sendable {
     private mutating func admit(_ identity: PublicIdentity) {
         guard identities[identity.fingerprint] == nil else { return }
         identities[identity.fingerprint] = identity
-        namesByKey[MemberName.key(identity.name), default: []].append(identity.fingerprint)
+        let key = MemberName.key(identity.name)
+        nameKeys[identity.fingerprint] = key
+        namesByKey[key, default: []].append(identity.fingerprint)
     }
 
     /// Checks `event` against the chain, its signature and the rules, then applies it.

@@ -32,9 +32,20 @@ enum DocumentStream {
         var plaintextLength = 0
         var ciphertextLength = 0
 
-        init(chunkLength: Int) throws {
-            plaintext = try SecureBytes(zeroedCount: chunkLength * DocumentStream.chunksPerSlot)
-            ciphertext = .allocate(byteCount: (chunkLength + SecretStream.chunkOverhead) * DocumentStream.chunksPerSlot, alignment: 64)
+        /// Buffers for up to `chunksPerSlot` chunks, but no larger than the document
+        /// needs (a 1 KB file does not get 2 MiB of locked memory).
+        init(chunkLength: Int, documentBytes: UInt64) throws {
+            let full = chunkLength * DocumentStream.chunksPerSlot
+            let plaintextCapacity = Int(min(UInt64(full), max(1, documentBytes)))
+            plaintext = try SecureBytes(zeroedCount: plaintextCapacity)
+            ciphertext = .allocate(byteCount: plaintextCapacity + SecretStream.chunkOverhead * DocumentStream.chunksPerSlot, alignment: 64)
+        }
+
+        /// As many slots as the document fills, at most `slotCount`.
+        static func ring(chunkLength: Int, documentBytes: UInt64) throws -> [Slot] {
+            let perSlot = UInt64(chunkLength * DocumentStream.chunksPerSlot)
+            let needed = Int(min(UInt64(DocumentStream.slotCount), max(1, (documentBytes + perSlot - 1) / perSlot)))
+            return try (0..<needed).map { _ in try Slot(chunkLength: chunkLength, documentBytes: documentBytes) }
         }
 
         deinit { ciphertext.deallocate() }
@@ -64,7 +75,7 @@ enum DocumentStream {
         var chunksDone: UInt64 = 0
         var bytesRead: UInt64 = 0
         var bytesWritten: UInt64 = UInt64(headerBytes.count)
-        let slots = try (0..<slotCount).map { _ in try Slot(chunkLength: chunkLength) }
+        let slots = try Slot.ring(chunkLength: chunkLength, documentBytes: totalSize)
         let pipeline = TwoStagePipeline(slots: slots)
 
         try pipeline.run(produce: { slot in
@@ -157,7 +168,7 @@ enum DocumentStream {
         let bodySize = Int(record.blobSize) - BlobHeader.length
         var bodyRead = 0
         var consumed = UInt64(BlobHeader.length)
-        let slots = try (0..<slotCount).map { _ in try Slot(chunkLength: chunkLength) }
+        let slots = try Slot.ring(chunkLength: chunkLength, documentBytes: UInt64(max(0, bodySize)))
         let pipeline = TwoStagePipeline(slots: slots)
         try pipeline.run(produce: { slot in
             let wanted = min(sealedChunkLength * chunksPerSlot, bodySize - bodyRead)
