@@ -40,10 +40,13 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // A constructor that locks the process down before main (THREATS.md 49); evault only.
+        .target(name: "EvaultStartup"),
         .executableTarget(
             name: "evault",
             dependencies: [
                 "EvidenceVault",
+                "EvaultStartup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -76,6 +76,10 @@ extension Vault {
         let wrap = try KeyWrap.sealEpochKey(epochKey, groupID: groupID, epoch: 1, to: actor.publicIdentity.encryptionKey)
         let (_, state) = try append(as: actor) { state in
             guard state.group(named: name) == nil else { throw VaultError(.alreadyExists, "a group named \"\(name)\" already exists") }
+            // Group names are shown to everyone: two that cannot be told apart are refused (THREATS.md 43).
+            if let existing = state.groups.values.first(where: { MemberName.collide($0.name, name) }) {
+                throw VaultError(.alreadyExists, "the group name \"\(name)\" cannot be told apart from the existing group \"\(existing.name)\" (\(existing.id.hex)): refused")
+            }
             return .groupCreated(groupID: groupID, name: name, epoch: 1, custodianWrap: wrap)
         }
         return try summary(of: state.requireGroup(named: name), in: state)

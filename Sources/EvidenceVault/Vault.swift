@@ -158,8 +158,11 @@ public final class Vault: @unchecked Sendable {
     }
 
     static func anchorError(folder: String, problem: String) -> VaultError {
-        VaultError(.integrity, "the vault at \(folder) \(problem)",
-                   hint: "someone may have replaced or rolled back the vault; compare with a backup or another member's copy. If you restored an older copy yourself, accept it with 'evault trust --vault \(folder) --accept-older'")
+        let rolledBack = problem.contains("rolled back or cut")
+        return VaultError(.integrity, "the vault at \(folder) \(problem)",
+                          hint: rolledBack
+                              ? "someone may have rolled back the vault; compare with a backup or another member's copy. If you restored an older copy yourself, accept it with 'evault trust --vault \(folder) --accept-older'"
+                              : "someone may have replaced the vault or rewritten its history; do not use it, and compare with a backup or another member's copy")
     }
 
     /// Applies the events after `state`'s head.

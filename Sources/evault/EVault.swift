@@ -1,4 +1,5 @@
 import ArgumentParser
+import EvaultStartup
 import EvidenceVault
 import Foundation
 import VaultCrypto
@@ -20,6 +21,8 @@ struct EVault: ParsableCommand {
         // Before anything reads the environment or a key: no core file, no same-user
         // tracing, and the passphrase variables moved into secure memory (THREATS.md 49).
         do {
+            // Done already by EvaultStartup's constructor before main; again here so that a failure is reported.
+            guard evault_startup_locked_down() == 1 else { throw CryptoError.systemFailure(function: "early lock-down", errno: errno) }
             try ProcessHygiene.lockDown()
             try SecretEnvironment.capture(["EVAULT_PASSPHRASE", "EVAULT_NEW_PASSPHRASE"])
         } catch {
@@ -45,8 +48,9 @@ struct EVault: ParsableCommand {
             if code == .validationFailure {
                 var text = fullMessage(for: error)
                 if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
-                // The parser quotes what was typed: escaped like any other untrusted text.
-                Terminal.fail("\(text)", hint: nil, status: ExitStatus.usage)
+                // The parser quotes what was typed: escaped like any other untrusted text, line by line.
+                Terminal.fail(SafeText.joined(text.split(separator: "\n", omittingEmptySubsequences: false).map { "\($0)" }, separator: "\n"),
+                              hint: nil, status: ExitStatus.usage)
             }
             exit(withError: error)
         }

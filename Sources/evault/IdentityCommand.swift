@@ -43,6 +43,7 @@ struct IdentityNew: ParsableCommand {
     var json = false
 
     func run() throws {
+        try TextRules.requirePrintable(name, what: "the identity name")
         let passphrase = try PassphraseSource(file: passphraseFile, environmentVariable: "EVAULT_PASSPHRASE")
             .readNew(prompt: "Passphrase for \(name): ")
         let created = try IdentityStore.create(name: name, in: out, passphrase: passphrase, parameters: kdf.parameters)

@@ -248,8 +248,9 @@ struct VerifyCommand: ParsableCommand {
             } else {
                 Terminal.line("Remembered head: none. FIRST CONTACT: this machine does not trust this vault; compare the genesis hash with your custodian, then 'evault trust'")
             }
-            Terminal.line(report.anchor.rememberedNewHead ? "Remembered the new head: event \(report.eventsVerified == 0 ? 0 : report.eventsVerified - 1)"
-                          : "Remembered the new head: no" + (report.anchor.trusted ? " (the ledger did not replay cleanly)" : " (vault not trusted here)"))
+            let partial: SafeText = Int(report.eventsVerified) < report.eventsStored ? " (the last event that verified)" : ""
+            Terminal.line(report.anchor.rememberedNewHead ? "Remembered the new head: event \(report.eventsVerified == 0 ? 0 : report.eventsVerified - 1)\(partial)"
+                          : "Remembered the new head: no" + (report.anchor.trusted ? " (the ledger contradicts what this machine remembers)" : " (vault not trusted here)"))
             Terminal.line("Ledger: \(report.eventsVerified) of \(report.eventsStored) event(s) verified; head \(Hex.encode(report.headHash))")
             Terminal.line("Blobs: \(report.documentsChecked) document(s), \(report.bytesHashed) bytes hashed")
             for flag in report.timeFlags { Terminal.line("Time: \(flag) (flagged, not refused: clocks drift)") }

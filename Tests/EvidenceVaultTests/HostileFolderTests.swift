@@ -129,4 +129,21 @@ struct HostileFolderTests {
         let after = try Vault.open(at: env.path, knownVaults: known)
         #expect(after.verify().findings.contains { $0.problem.contains("rolled back or cut") })
     }
+
+    @Test("a broken later event does not stop verify from remembering the events before it")
+    func brokenLaterEventStillRemembersThePrefix() throws {
+        let env = try TestVault()
+        let state = try TemporaryFolder()
+        let known = KnownVaults(path: state.file("known.json"))
+        let vault = try Vault.open(at: env.path, knownVaults: known)
+        _ = try vault.trust(.confirmedAtTerminal)
+        // Added through a handle without this machine's list: not remembered yet.
+        _ = try env.add(sampleBytes(100, seed: 1))
+        _ = try env.add(sampleBytes(100, seed: 2))
+        let last = try env.vault.replay().count - 1
+        try env.sql("UPDATE events SET bytes = substr(bytes, 1, 100) || x'00' || substr(bytes, 102) WHERE seq = ?", [Int64(last)])
+        let report = vault.verify()
+        #expect(!report.isClean && report.eventsVerified == last && report.anchor.rememberedNewHead)
+        #expect(try known.pin(for: env.path).verifiedHead == last - 1)
+    }
 }

@@ -4,12 +4,14 @@ import Foundation
 ///
 /// Two names collide when their keys are equal. The key is the name after:
 /// Unicode compatibility normalisation (NFKC: full-width, ligatures and
-/// compatibility forms fold to their plain letters), removal of every
+/// compatibility forms fold to their plain letters), removal of combining
+/// marks (after canonical decomposition: `é` compares as `e`), removal of every
 /// character a terminal would not show (`TextEscaping.needsEscape`: controls,
 /// format and bidi characters, zero-width characters, other default-ignorable
 /// code points), collapsing of white space, case folding, and a confusable
 /// skeleton for the letters most used to imitate Latin ones (Cyrillic and
-/// Greek look-alikes, dotless i, digits 0 and 1 for o and l), in the manner of
+/// Greek look-alikes, some Cherokee letters and small capitals, dotless i,
+/// `0` for `o`, and `1`, `I` and `|` for `l`), in the manner of
 /// UTS #39 but with a small table rather than the full confusables data
 /// (Docs/FORMAT.md §5.3, "Member names").
 ///
@@ -17,8 +19,19 @@ import Foundation
 /// current member of the vault; names that already collide in an existing
 /// ledger are shown with a fingerprint suffix (`LedgerState.displayName`).
 public enum MemberName {
-    /// The comparison key of `name`.
-    public static func key(_ name: String) -> String {
+    /// The comparison keys of `name`: two names collide when they share one.
+    /// Capital `I` looks like `l` but case-folds to `i`, so there are two keys:
+    /// one folding case first (`AMINA` is `amina`) and one reading `I` as `l`
+    /// first (`Iawyer` is `lawyer`).
+    public static func keys(_ name: String) -> Set<String> {
+        [key(name, capitalIAsL: false), key(name, capitalIAsL: true)]
+    }
+
+    /// Whether two names cannot be told apart.
+    public static func collide(_ first: String, _ second: String) -> Bool { !keys(first).isDisjoint(with: keys(second)) }
+
+    /// One comparison key of `name` (see `keys`).
+    static func key(_ name: String, capitalIAsL: Bool) -> String {
         // Printable ASCII (most names): the same key without the Unicode machinery.
         if name.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
             var bytes: [UInt8] = []
@@ -31,39 +44,50 @@ public enum MemberName {
                     continue
                 }
                 lastWasSpace = false
-                switch byte {
-                case 0x41...0x5A: bytes.append(byte + 0x20)  // A-Z
-                case 0x30: bytes.append(0x6F)                // 0 -> o
-                case 0x31: bytes.append(0x6C)                // 1 -> l
-                default: bytes.append(byte)
-                }
+                bytes.append(capitalIAsL && byte == 0x49 ? 0x6C : asciiSkeleton(byte))
             }
             if bytes.last == 0x20 { bytes.removeLast() }
             return String(decoding: bytes, as: UTF8.self)
         }
-        let normalized = name.precomposedStringWithCompatibilityMapping
+        // Compatibility forms folded, then decomposed so that combining marks can go.
+        let decomposed = name.precomposedStringWithCompatibilityMapping.decomposedStringWithCanonicalMapping
         var visible = String.UnicodeScalarView()
         var lastWasSpace = true
-        for scalar in normalized.unicodeScalars where !TextEscaping.needsEscape(scalar) {
+        for scalar in decomposed.unicodeScalars where !TextEscaping.needsEscape(scalar) {
+            let category = scalar.properties.generalCategory
+            if category == .nonspacingMark || category == .enclosingMark || category == .spacingMark { continue }
             if scalar.properties.isWhitespace {
                 if !lastWasSpace { visible.append(" ") }
                 lastWasSpace = true
                 continue
             }
             lastWasSpace = false
+            if capitalIAsL && scalar.value == 0x49 { visible.append("l"); continue }
             visible.append(scalar)
         }
         var folded = String(visible).lowercased().precomposedStringWithCompatibilityMapping
         if folded.hasSuffix(" ") { folded.removeLast() }
         var skeleton = String.UnicodeScalarView()
         for scalar in folded.unicodeScalars {
-            if let latin = confusables[scalar.value] {
+            if scalar.value < 0x80 {
+                skeleton.append(Unicode.Scalar(asciiSkeleton(UInt8(scalar.value))))
+            } else if let latin = confusables[scalar.value] {
                 skeleton.append(contentsOf: latin.unicodeScalars)
             } else {
                 skeleton.append(scalar)
             }
         }
         return String(skeleton)
+    }
+
+    /// One printable ASCII byte, lowercased, with `0` as `o` and `1` and `|` as `l`.
+    private static func asciiSkeleton(_ byte: UInt8) -> UInt8 {
+        switch byte {
+        case 0x31, 0x7C: return 0x6C               // 1, | -> l
+        case 0x30: return 0x6F                     // 0 -> o
+        case 0x41...0x5A: return byte + 0x20       // A-Z
+        default: return byte
+        }
     }
 
     /// Look-alikes of lowercase Latin letters (after case folding), from UTS #39's confusables.
@@ -75,7 +99,12 @@ public enum MemberName {
         // Greek
         0x03B1: "a", 0x03BF: "o", 0x03C1: "p", 0x03BD: "v", 0x03B9: "i", 0x03BA: "k", 0x03C4: "t", 0x03C7: "x",
         0x03C5: "u", 0x03B5: "e", 0x03B7: "n",
+        // Cyrillic, more
+        0x0433: "r", 0x0491: "r", 0x0454: "e", 0x0450: "e", 0x0451: "e", 0x0447: "y", 0x0448: "w", 0x0493: "f",
+        // Cherokee (lowercase forms, after case folding) and small capitals
+        0xABAA: "d", 0xABAE: "l", 0xAB83: "w", 0xABA2: "i", 0xAB7E: "o", 0xAB75: "a", 0xABB6: "s", 0xABA9: "t",
+        0x1D0F: "o", 0x1D04: "c", 0x1D1C: "u", 0x1D20: "v", 0x1D21: "w", 0x1D22: "z",
         // Latin and digits
-        0x0131: "i", 0x0269: "i", 0x0030: "o", 0x0031: "l", 0x01C0: "l", 0x217C: "l", 0x0261: "g", 0x0251: "a",
+        0x0131: "i", 0x0269: "i", 0x01C0: "l", 0x217C: "l", 0x0261: "g", 0x0251: "a", 0x0280: "r", 0x028F: "y",
     ]
 }

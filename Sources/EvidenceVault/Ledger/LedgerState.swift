@@ -82,8 +82,8 @@ public struct LedgerState: Sendable {
     public private(set) var eventHashes: [[UInt8]] = []
     /// Identities by the comparison key of their name (`MemberName.key`): more than one means a collision.
     private var namesByKey: [String: [Fingerprint]] = [:]
-    /// The comparison key of each identity's name, computed once.
-    private var nameKeys: [Fingerprint: String] = [:]
+    /// The comparison keys of each identity's name, computed once.
+    private var nameKeys: [Fingerprint: Set<String>] = [:]
     /// Number of events applied.
     public var count: UInt64 { UInt64(eventHashes.count) }
     /// Hash of the last event applied (32 zero bytes before genesis).
@@ -105,7 +105,8 @@ public struct LedgerState: Sendable {
     /// so that two people never display alike (THREATS.md 43).
     public func displayName(of fingerprint: Fingerprint) -> String {
         guard let identity = identities[fingerprint] else { return "unknown identity \(fingerprint.readable)" }
-        let owners = namesByKey[nameKeys[fingerprint] ?? MemberName.key(identity.name)] ?? []
+        let keys = nameKeys[fingerprint] ?? MemberName.keys(identity.name)
+        let owners = Set(keys.flatMap { namesByKey[$0] ?? [] })
         guard owners.count > 1 else { return identity.name }
         return "\(identity.name) ~\(fingerprint.readable.prefix(4))"
     }
@@ -113,8 +114,8 @@ public struct LedgerState: Sendable {
     /// Current members of any group (and the vault's creator) whose name
     /// compares equal to `name`, other than `fingerprint` itself.
     func currentMembers(withNameLike name: String, other fingerprint: Fingerprint) -> [Fingerprint] {
-        let key = MemberName.key(name)
-        return (namesByKey[key] ?? []).filter { candidate in
+        let candidates = Set(MemberName.keys(name).flatMap { namesByKey[$0] ?? [] })
+        return candidates.sorted().filter { candidate in
             candidate != fingerprint && (candidate == creator || groups.values.contains { $0.members[candidate] != nil })
         }
     }
@@ -122,9 +123,9 @@ public struct LedgerState: Sendable {
     private mutating func admit(_ identity: PublicIdentity) {
         guard identities[identity.fingerprint] == nil else { return }
         identities[identity.fingerprint] = identity
-        let key = MemberName.key(identity.name)
-        nameKeys[identity.fingerprint] = key
-        namesByKey[key, default: []].append(identity.fingerprint)
+        let keys = MemberName.keys(identity.name)
+        nameKeys[identity.fingerprint] = keys
+        for key in keys { namesByKey[key, default: []].append(identity.fingerprint) }
     }
 
     /// Checks `event` against the chain, its signature and the rules, then applies it.

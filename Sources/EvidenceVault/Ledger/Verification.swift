@@ -66,7 +66,6 @@ extension Vault {
         var timeFlags: [Finding] = []
         var state = LedgerState()
         var stored = 0
-        var ledgerClean = true
         // What this machine remembers is read before the ledger (see `KnownVaults.pin`).
         var pin: KnownVaults.Pin?
         do { pin = try knownVaults?.pin(for: folder) } catch {
@@ -133,17 +132,14 @@ extension Vault {
                     for indexRow in rowsBefore { implied[indexRow.name] = (indexRow.digest, event.sequence) }
                 }
                 if broken {
-                    ledgerClean = false
                     findings.append(Finding(object: "ledger", problem: "replay stopped at the first broken event; \(stored - Int(state.count)) event(s) from there on are unverified"))
                 }
                 findings += Self.compareIndex(db, implied: implied)
             }
         } catch {
-            ledgerClean = false
             findings.append(Finding(object: "ledger", problem: "cannot be read: \(error)"))
         }
         if stored == 0 {
-            ledgerClean = false
             findings.append(Finding(object: "ledger", problem: "is empty: no genesis event"))
         }
         var anchorProblem = false
@@ -171,10 +167,11 @@ extension Vault {
         // 4. With a reader's key: every wrap and sealed field the reader is entitled to opens.
         if let keys { findings += sealedFieldFindings(keys) }
 
-        // A trusted vault whose ledger replayed cleanly has its head remembered,
-        // whatever else was found, so that the next verify detects a rollback.
+        // A trusted vault has the events that replayed cleanly remembered (up to the
+        // first broken one, if any), whatever else was found, so that the next
+        // verify detects a rollback of any of them (THREATS.md 44).
         var remembered = false
-        if ledgerClean, !anchorProblem, entry != nil, let knownVaults {
+        if state.count > 0, !anchorProblem, entry != nil, let knownVaults {
             do {
                 try knownVaults.remember(state, folder: folder)
                 remembered = true

@@ -68,8 +68,8 @@ public struct SafeText: Sendable, Hashable, CustomStringConvertible, Expressible
 /// C1 control, line and paragraph separators, every Unicode format character
 /// (general category Cf: bidi embeddings, overrides and isolates, zero-width
 /// characters, the byte-order mark, tag characters, ...), every default-
-/// ignorable code point (Hangul fillers, variation selectors, ...), and
-/// unassigned code points (which could be tomorrow's format characters).
+/// ignorable code point (Hangul fillers, variation selectors, ...), the
+/// blank braille pattern U+2800, and unassigned code points (which could be tomorrow's format characters).
 /// Zero-width non-joiner and joiner are normal spelling in Persian, Urdu and
 /// Indic names: they are kept between letters of a joining script, or after a
 /// virama (IDNA's ContextJ rule, Docs/CLI.md "Untrusted text").
@@ -98,6 +98,7 @@ public enum TextEscaping {
         let value = scalar.value
         if value < 0x20 || (0x7F...0x9F).contains(value) { return true }
         if value < 0x7F { return false }
+        if value == 0x2800 { return true }  // braille pattern blank: shows as nothing
         let properties = scalar.properties
         switch properties.generalCategory {
         case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .unassigned: return true
