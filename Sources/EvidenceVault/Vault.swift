@@ -270,7 +270,7 @@ public final class Vault: @unchecked Sendable {
 
     /// Drops the index tables and rebuilds them from the ledger, in one transaction.
     ///
-    /// If SQLite reports the file corrupt (ATTACKS.md 38), the surviving ledger is
+    /// If SQLite reports the file corrupt (THREATS.md 38), the surviving ledger is
     /// copied into a fresh database with a freshly built index, which replaces the
     /// damaged file (kept beside it as `vault.sqlite.corrupt-<time>`); this `Vault`
     /// is then closed and must be opened again.

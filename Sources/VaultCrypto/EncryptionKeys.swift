@@ -3,7 +3,7 @@ import CSodium
 /// An X25519 public key that is not of low order.
 ///
 /// Low-order points (including all-zero) would make every shared secret
-/// predictable; the initialiser refuses them (ATTACKS.md 18).
+/// predictable; the initialiser refuses them (THREATS.md 18).
 public struct EncryptionPublicKey: Sendable, Hashable, CustomStringConvertible {
     /// Encoded length in bytes.
     public static let length = 32

@@ -4,7 +4,7 @@ import CSodium
 ///
 /// Floor: libsodium's INTERACTIVE (opslimit 2, memlimit 64 MiB). Ceiling:
 /// opslimit 16 and memlimit 4 GiB, so that a hostile identity file cannot make a
-/// laptop allocate or compute without bound (ATTACKS.md 29). Both are checked
+/// laptop allocate or compute without bound (THREATS.md 29). Both are checked
 /// before any memory is allocated.
 public struct KDFParameters: Sendable, Equatable, CustomStringConvertible {
     /// Argon2id passes (libsodium `opslimit`).

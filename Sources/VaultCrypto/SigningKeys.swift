@@ -98,7 +98,7 @@ public struct SigningKeyPair: Sendable {
 /// Domain separation for signatures: a purpose label bound into every signed message.
 ///
 /// The bytes signed are `len(label) (1 byte) || label (ASCII) || message`, so a
-/// signature made for one purpose never verifies for another (ATTACKS.md 20).
+/// signature made for one purpose never verifies for another (THREATS.md 20).
 public struct SignatureContext: Sendable, Hashable, CustomStringConvertible {
     /// The ASCII purpose label, for example `evidencevault/public-identity/v1`.
     public let label: String

@@ -8,7 +8,7 @@ import Glibc
 #endif
 
 /// System calls that fail the n-th call of one kind with a chosen errno, and
-/// record every call (ATTACKS.md F32, F34, F35).
+/// record every call (THREATS.md F32, F34, F35).
 final class FaultyCalls: SystemCalls, @unchecked Sendable {
     enum Operation: String { case open, write, fsync, link, rename }
 
@@ -69,7 +69,7 @@ final class FaultyCalls: SystemCalls, @unchecked Sendable {
     }
 }
 
-@Suite("Crashes and I/O faults (ATTACKS F)")
+@Suite("Crashes and I/O faults (THREATS.md F)")
 struct FaultInjectionTests {
     @Test("F32/F34: failing the n-th write, fsync or link during add leaves the document absent and the vault clean",
           arguments: [FaultyCalls.Operation.write, .fsync, .link, .open])

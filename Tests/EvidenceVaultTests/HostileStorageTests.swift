@@ -5,7 +5,7 @@ import Testing
 import VaultCrypto
 
 /// Whoever holds the storage can write anything into the vault folder: hostile
-/// rows and files are reported, never a crash or an unbounded allocation (ATTACKS.md 40).
+/// rows and files are reported, never a crash or an unbounded allocation (THREATS.md 40).
 @Suite("Hostile storage")
 struct HostileStorageTests {
     /// Recreates `events` without constraints, so that NULLs and text can be stored as an attacker could.

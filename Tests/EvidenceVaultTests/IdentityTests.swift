@@ -69,7 +69,7 @@ struct IdentityTests {
         #expect(throws: FormatError.trailingBytes(structure: "public identity", count: 1)) { try PublicIdentity.decode(bytes + [0]) }
     }
 
-    @Test("ATTACKS 30: a wrong passphrase is a clear authentication failure")
+    @Test("THREATS.md 30: a wrong passphrase is a clear authentication failure")
     func wrongPassphrase() throws {
         let locked = try LockedIdentity(bytes: fixture("identity-v1/alice.identity"))
         let error = try #require(throws: VaultError.self) { try locked.unlock(passphrase: passphrase("not the passphrase")) }
@@ -104,7 +104,7 @@ struct IdentityTests {
         }
     }
 
-    @Test("ATTACKS 29: KDF parameters below the floor or absurdly high are refused before deriving")
+    @Test("THREATS.md 29: KDF parameters below the floor or absurdly high are refused before deriving")
     func kdfParametersInFileAreChecked() throws {
         let bytes = try fixture("identity-v1/alice.identity")
         // opslimit is bytes 7..<11, memlimit bytes 11..<19 (Docs/FORMAT.md §3).
@@ -120,7 +120,7 @@ struct IdentityTests {
         }
     }
 
-    @Test("unknown versions and other structure types are refused (ATTACKS 24)")
+    @Test("unknown versions and other structure types are refused (THREATS.md 24)")
     func versionAndTypeAreChecked() throws {
         var bytes = try fixture("identity-v1/alice.identity")
         bytes[5] = 2

@@ -4,8 +4,8 @@ import Testing
 @testable import EvidenceVault
 import VaultCrypto
 
-/// ATTACKS.md C (metadata and index), G37-38 (corruption) and E31 (no plaintext on disk).
-@Suite("Index, corruption and leaks (ATTACKS C, E31, G)")
+/// THREATS.md C (metadata and index), G37-38 (corruption) and E31 (no plaintext on disk).
+@Suite("Index, corruption and leaks (THREATS.md C, E31, G)")
 struct IndexAttackTests {
     @Test("C21: an index row edited in SQLite is named by verify, column by column")
     func editedRows() throws {

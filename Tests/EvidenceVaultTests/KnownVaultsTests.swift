@@ -4,7 +4,7 @@ import Testing
 @testable import EvidenceVault
 import VaultCrypto
 
-/// ATTACKS.md 26 and the swapped-vault attack: what a machine remembers about a
+/// THREATS.md 26 and the swapped-vault attack: what a machine remembers about a
 /// vault (id, genesis, last head) is checked before anything is read or signed.
 @Suite("Remembered vaults (rollback, swap, cut)")
 struct KnownVaultsTests {

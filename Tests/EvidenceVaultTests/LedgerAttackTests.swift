@@ -4,8 +4,8 @@ import Testing
 @testable import EvidenceVault
 import VaultCrypto
 
-/// ATTACKS.md B (keys, membership, key commitment) and G39 against the ledger.
-@Suite("Keys, membership and the ledger (ATTACKS B)")
+/// THREATS.md B (keys, membership, key commitment) and G39 against the ledger.
+@Suite("Keys, membership and the ledger (THREATS.md B)")
 struct LedgerAttackTests {
     /// Builds and stores an event as someone with write access to the storage would.
     func inject(_ env: TestVault, signer: UnlockedIdentity, body: EventBody, context: SignatureContext? = nil) throws -> Event {

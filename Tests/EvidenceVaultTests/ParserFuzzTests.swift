@@ -3,7 +3,7 @@ import Testing
 @testable import EvidenceVault
 import VaultCrypto
 
-/// ATTACKS.md 40 in miniature: every parser gets random and mutated input and
+/// THREATS.md 40 in miniature: every parser gets random and mutated input and
 /// must answer with an error, never a crash, and never allocate from a length
 /// field before checking it against the bytes present.
 @Suite("Parser fuzzing")

@@ -3,9 +3,9 @@ import Testing
 @testable import EvidenceVault
 import VaultCrypto
 
-/// ATTACKS.md section A against stored documents: every failure names the
+/// THREATS.md section A against stored documents: every failure names the
 /// document (and chunk), and leaves nothing at the destination.
-@Suite("Stream integrity (ATTACKS A)")
+@Suite("Stream integrity (THREATS.md A)")
 struct StreamIntegrityTests {
     static let chunk = Int(BlobHeader.defaultChunkLength)
     static let sealedChunk = chunk + SecretStream.chunkOverhead

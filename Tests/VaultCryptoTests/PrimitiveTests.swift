@@ -76,7 +76,7 @@ struct AEADTests {
         #expect(throws: CryptoError.self) { try SealedBox.open(Array(box.prefix(10)), with: alice, what: "wrap") }
     }
 
-    /// ATTACKS.md 18: low-order X25519 points, including all-zero, are refused.
+    /// THREATS.md 18: low-order X25519 points, including all-zero, are refused.
     @Test func lowOrderEncryptionKeysAreRefused() throws {
         // The points of order 1, 2, 4 and 8 on Curve25519 and their non-canonical
         // encodings (the list libsodium itself blacklists).
@@ -103,7 +103,7 @@ struct SignatureTests {
     let document = SignatureContext("evidencevault/test/document/v1")
     let membership = SignatureContext("evidencevault/test/membership/v1")
 
-    /// ATTACKS.md 20: a signature for one purpose never verifies for another.
+    /// THREATS.md 20: a signature for one purpose never verifies for another.
     @Test func contextsSeparateDomains() throws {
         let pair = try SigningKeyPair.generate()
         let signature = try pair.sign(Array("event".utf8), context: document)
@@ -113,7 +113,7 @@ struct SignatureTests {
         #expect(!Ed25519Raw.verify(signature, message: Array("event".utf8), publicKey: pair.publicKey.rawValue))
     }
 
-    /// ATTACKS.md 19: S + L (same point arithmetic, non-canonical scalar) is refused.
+    /// THREATS.md 19: S + L (same point arithmetic, non-canonical scalar) is refused.
     @Test func nonCanonicalSignatureIsRefused() throws {
         let pair = try SigningKeyPair.generate()
         let message = Array("membership".utf8)
@@ -134,7 +134,7 @@ struct SignatureTests {
         #expect(throws: CryptoError.invalidSignature) { try pair.publicKey.verify(malleated, for: message, context: membership) }
     }
 
-    /// ATTACKS.md 19: small-order and non-canonical public keys are refused up front.
+    /// THREATS.md 19: small-order and non-canonical public keys are refused up front.
     @Test func weakSigningKeysAreRefused() throws {
         let weak = [
             "0100000000000000000000000000000000000000000000000000000000000000",  // identity point
@@ -164,7 +164,7 @@ struct SignatureTests {
 
 @Suite("Argon2id parameters")
 struct KDFTests {
-    /// ATTACKS.md 29: below the floor or absurdly high is refused before deriving anything.
+    /// THREATS.md 29: below the floor or absurdly high is refused before deriving anything.
     @Test func parametersOutsideBoundsAreRefused() {
         let floorOps = KDFParameters.minOpsLimit, floorMem = KDFParameters.minMemLimit
         for (ops, mem) in [(floorOps - 1, floorMem), (floorOps, floorMem - 1), (0, 0),

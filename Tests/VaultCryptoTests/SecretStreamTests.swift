@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import VaultCrypto
 
-/// ATTACKS.md section A at the primitive level: each chunk is authenticated,
+/// THREATS.md section A at the primitive level: each chunk is authenticated,
 /// ordered, and the stream must end with exactly one FINAL chunk.
 @Suite("Secretstream")
 struct SecretStreamTests {

@@ -6,7 +6,7 @@ import VaultCrypto
 /// The key commitment is keyed BLAKE2b-256 with the document key over a label
 /// and the header bytes before it. It is checked before any chunk is opened,
 /// so a blob encrypted under one key cannot be made to decrypt "successfully"
-/// under another (invisible salamanders, ATTACKS.md 14), and the header binds
+/// under another (invisible salamanders, THREATS.md 14), and the header binds
 /// the blob to its document id and version.
 struct BlobHeader: Equatable {
     static let version: UInt8 = 1

@@ -7,7 +7,7 @@ enum FormatConstants {
 }
 
 /// The type tag (byte 4 of every structure). Reading a structure checks its tag,
-/// so one kind can never be parsed as another (ATTACKS.md 24). Values are
+/// so one kind can never be parsed as another (THREATS.md 24). Values are
 /// registered in Docs/FORMAT.md and never reused.
 public enum TypeTag: UInt8, Sendable, CustomStringConvertible {
     /// A passphrase-protected secret identity file (`NAME.identity`).

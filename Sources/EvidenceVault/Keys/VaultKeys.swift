@@ -23,7 +23,7 @@ public struct DocumentKey: Sendable {
 
 /// Every key wrap and sealed field of the key hierarchy (Docs/FORMAT.md §6).
 /// Each binds its context as associated data, so a wrap moved to another
-/// member, group, case, document or field fails to open (ATTACKS.md 12).
+/// member, group, case, document or field fails to open (THREATS.md 12).
 enum KeyWrap {
     // MARK: epoch key -> member (sealed box)
 

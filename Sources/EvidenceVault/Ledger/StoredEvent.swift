@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// One row of the `events` table, read defensively: whoever holds the storage
-/// may have put NULLs, text or oversized values there (ATTACKS.md 38, 40), so
+/// may have put NULLs, text or oversized values there (THREATS.md 38, 40), so
 /// nothing is decoded with a trapping conversion and no value larger than an
 /// event can be is ever loaded.
 struct StoredEvent {

@@ -12,7 +12,7 @@ import Glibc
 /// named temporary file `.tmp-<random>` (mode 0600) in the same folder, removed
 /// on failure. `commit` fsyncs the data, links the file under its name (never
 /// overwriting) or renames it over the old one, and fsyncs the folder. Any
-/// failure is reported once and never retried into success (ATTACKS.md 34).
+/// failure is reported once and never retried into success (THREATS.md 34).
 final class DurableFile {
     /// The folder the file will be named in.
     let folder: FolderHandle

@@ -7,7 +7,7 @@ import Darwin
 /// The system calls through which evidence reaches the disk.
 ///
 /// Production uses `POSIXCalls`; tests substitute a wrapper that fails the n-th
-/// write, fsync, link or rename with a chosen errno (ATTACKS.md 32, 34). A
+/// write, fsync, link or rename with a chosen errno (THREATS.md 32, 34). A
 /// failing call returns -1 with `errno` set, exactly like the C function.
 public protocol SystemCalls: Sendable {
     func openat(_ folder: Int32, _ path: String, _ flags: Int32, _ mode: mode_t) -> Int32
