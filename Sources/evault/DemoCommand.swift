@@ -84,7 +84,21 @@ struct DemoCommand: ParsableCommand {
         say("   \(report.eventsVerified) ledger events: chain, signatures and authorisation replayed; \(report.documentsChecked) blobs hashed.")
         say(report.isClean ? "   Result: clean." : "   Result: \(report.findings.count) problem(s): \(report.findings)")
 
-        step("7. Someone flips one byte of the medical report in a copy of the vault; verify names the document.")
+        step("7. Tomas's second laptop has never seen this vault: it refuses it until told to trust it.")
+        let secondLaptop = KnownVaults(path: "\(root)/second-laptop/known-vaults.json")
+        let genesis = report.genesisHash.map(Hex.encode) ?? ""
+        do {
+            _ = try Vault.open(at: vaultPath, knownVaults: secondLaptop).documents(inCase: "LATAM-2026-014", as: tomas)
+            say("   UNEXPECTED: an untrusted vault was read")
+            throw ExitCode.failure
+        } catch let error as VaultError where error.kind == .untrusted {
+            say("   refused (exit 6): the vault is not trusted on this machine")
+        }
+        _ = try Vault.open(at: vaultPath, knownVaults: secondLaptop).trust(.genesis(genesis))
+        say("   Ines reads the genesis hash \(String(genesis.prefix(16)))... to Tomas by phone; 'evault trust --genesis HASH' records it,")
+        say("   and from then on a swapped, rolled-back or rewritten copy at that path is refused.")
+
+        step("8. Someone flips one byte of the medical report in a copy of the vault; verify names the document.")
         let damaged = "\(root)/vault-damaged"
         try manager.copyItem(atPath: vaultPath, toPath: damaged)
         let blobPath = "\(damaged)/blobs/\(Hex.encode(added[1].blobHash))"
