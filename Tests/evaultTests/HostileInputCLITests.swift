@@ -300,6 +300,16 @@ struct HostileInputCLITests {
         #expect(verify.status == 0 && verify.stdout.contains("Time: event"), "\(verify.stdout)")
     }
 
+    @Test("field limits fit real needs: a 257-byte case reference or a 1025-byte title is refused")
+    func fieldLimits() throws {
+        let setup = try Setup()
+        let reference = try setup.run(["case", "new", "wg", String(repeating: "R", count: 257)], as: "lawyer")
+        #expect(reference.status == 1 && reference.stderr.contains("1 to 256 bytes"), "\(reference.stderr)")
+        let title = try setup.run(["add", "REF-1", try setup.file("t.bin", [1]), "--kind", "other", "--title", String(repeating: "t", count: 1025)],
+                                  as: "lawyer")
+        #expect(title.status == 1 && title.stderr.contains("at most 1024"), "\(title.stderr)")
+    }
+
     private func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
