@@ -113,10 +113,8 @@ struct HostileFolderTests {
     @Test("a stray file does not stop verify from remembering the head, so a later cut is still detected (THREATS.md 44)")
     func rememberingIsNotHostageToFindings() throws {
         let env = try TestVault()
-        let state = try TemporaryFolder()
-        let known = KnownVaults(path: state.file("known.json"))
-        let vault = try Vault.open(at: env.path, knownVaults: known)
-        _ = try vault.trust(.confirmedAtTerminal)
+        let (vault, known, stateFolder) = try env.onMachine(trusted: true)
+        defer { withExtendedLifetime(stateFolder) {} }  // its known-vaults.json must outlive the test
         let document = try env.add(sampleBytes(100))
         _ = try vault.export(document.id.hex, to: env.folder.file("custody.bin"), as: env.lawyer)  // a custody record
         try Data("planted".utf8).write(to: URL(fileURLWithPath: "\(env.blobFolder)/planted"))
@@ -133,10 +131,8 @@ struct HostileFolderTests {
     @Test("a broken later event does not stop verify from remembering the events before it")
     func brokenLaterEventStillRemembersThePrefix() throws {
         let env = try TestVault()
-        let state = try TemporaryFolder()
-        let known = KnownVaults(path: state.file("known.json"))
-        let vault = try Vault.open(at: env.path, knownVaults: known)
-        _ = try vault.trust(.confirmedAtTerminal)
+        let (vault, known, stateFolder) = try env.onMachine(trusted: true)
+        defer { withExtendedLifetime(stateFolder) {} }  // its known-vaults.json must outlive the test
         // Added through a handle without this machine's list: not remembered yet.
         _ = try env.add(sampleBytes(100, seed: 1))
         _ = try env.add(sampleBytes(100, seed: 2))

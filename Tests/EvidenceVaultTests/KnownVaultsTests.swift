@@ -65,9 +65,8 @@ struct KnownVaultsTests {
     @Test("first use is explicit: an untrusted vault is refused for reading and writing until trusted (THREATS.md 48)")
     func firstUseIsExplicit() throws {
         let env = try TestVault()
-        let state = try TemporaryFolder()
-        let known = KnownVaults(path: state.file("known-vaults.json"))
-        let vault = try Vault.open(at: env.path, knownVaults: known)
+        let (vault, known, state) = try env.onMachine(trusted: false)
+        defer { withExtendedLifetime(state) {} }  // its known-vaults.json must outlive the test
         let genesis = try Hex.encode(#require(vault.trustCandidate().genesisHash))
         expectVaultError(.untrusted, "not trusted on this machine", genesis) { _ = try vault.replay() }
         expectVaultError(.untrusted, "not trusted on this machine", "Nothing was written") {

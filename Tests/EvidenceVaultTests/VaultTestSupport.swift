@@ -62,6 +62,16 @@ final class TestVault: @unchecked Sendable {
         try Data(bytes).write(to: URL(fileURLWithPath: blobPath(document)))
     }
 
+    /// The vault opened again with a fresh list of known vaults of its own (a
+    /// machine of its own), trusted there when `trusted`.
+    func onMachine(trusted: Bool) throws -> (Vault, KnownVaults, TemporaryFolder) {
+        let state = try TemporaryFolder()
+        let known = KnownVaults(path: state.file("known-vaults.json"))
+        let vault = try Vault.open(at: path, knownVaults: known)
+        if trusted { _ = try vault.trust(.confirmedAtTerminal) }
+        return (vault, known, state)
+    }
+
     /// Runs raw SQL against the vault database, as an attacker with the storage would.
     func sql(_ statement: String, _ arguments: StatementArguments = []) throws {
         let queue = try DatabaseQueue(path: "\(path)/vault.sqlite")

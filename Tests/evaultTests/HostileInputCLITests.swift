@@ -25,15 +25,18 @@ struct HostileInputCLITests {
         }
     }
 
-    /// What a member's patched client could sign: a document whose sealed title and tags carry escape sequences.
-    static func signHostileDocument(_ setup: Setup, title: String, tags: [String], fileName: String) throws -> ObjectID {
+    /// What a member's modified client could sign in REF-1, as the lawyer: a
+    /// document whose sealed metadata is whatever `seal` makes of the real one.
+    static func signDocument(_ setup: Setup, title: String = "", tags: [String] = [], fileName: String = "input",
+                             seal: (_ metadata: DocumentMetadata, _ caseKey: CaseKey, _ caseID: ObjectID, _ documentID: ObjectID) throws -> [UInt8])
+        throws -> ObjectID {
         let vault = try Vault.open(at: setup.vault)
         let lawyer = try IdentityStore.unlock(setup.scratch.file("lawyer.identity"), passphrase: SecureBytes(copying: Array(setup.passphrase.utf8)))
         let state = try vault.replay()
         let caseID = try #require(ObjectID(hex: setup.caseID))
         let theCase = try #require(state.cases[caseID])
         let caseKey = try vault.keyRing(for: lawyer, state: state).caseKey(theCase, to: "test")
-        let input = try setup.file("hostile-input", [1, 2, 3, 4])
+        let input = try setup.file("signed-input", [1, 2, 3, 4])
         let documentID = try ObjectID.random(), key = try DocumentKey.random()
         let encrypted = try DocumentStream.encrypt(inputPath: input, documentID: documentID, version: 1, key: key, store: vault.blobs)
         let metadata = DocumentMetadata(fileName: fileName, title: title, kind: .other, tags: tags, size: encrypted.plaintextSize,
@@ -42,10 +45,14 @@ struct HostileInputCLITests {
                                     wrappedKey: try KeyWrap.wrapDocumentKey(key, under: caseKey, caseID: theCase.id, documentID: documentID,
                                                                             version: 1, generation: 1),
                                     blobHash: encrypted.blobHash, blobSize: encrypted.blobSize,
-                                    sealedMetadata: try KeyWrap.sealField(metadata.encoded(), caseKey: caseKey, caseID: theCase.id,
-                                                                          objectID: documentID, version: 1, field: "metadata"))
+                                    sealedMetadata: try seal(metadata, caseKey, theCase.id, documentID))
         try vault.append(as: lawyer) { _ in .documentAdded(record) }
         return documentID
+    }
+
+    /// Seals metadata as an honest client would.
+    static func honestSeal(_ metadata: DocumentMetadata, _ caseKey: CaseKey, _ caseID: ObjectID, _ documentID: ObjectID) throws -> [UInt8] {
+        try KeyWrap.sealField(metadata.encoded(), caseKey: caseKey, caseID: caseID, objectID: documentID, version: 1, field: "metadata")
     }
 
     @Test("escape sequences in file names, titles, tags, group and identity names, names on disk and quoted errors never reach the terminal")
@@ -57,7 +64,8 @@ struct HostileInputCLITests {
         let added = try setup.ok(["add", "REF-1", try setup.file(phoneName, [9, 9, 9]), "--kind", "photo"], as: "lawyer")
         Self.expectNoRawControls(added, "add")
         // A member's patched client: sealed title and tags with escapes.
-        let hostile = try Self.signHostileDocument(setup, title: "Statement\(paint)", tags: ["a\u{9B}31m", "b\u{2066}c"], fileName: "x\u{7F}\u{FEFF}.pdf")
+        let hostile = try Self.signDocument(setup, title: "Statement\(paint)", tags: ["a\u{9B}31m", "b\u{2066}c"], fileName: "x\u{7F}\u{FEFF}.pdf",
+                                            seal: Self.honestSeal)
         // A .pub whose name carries bidi and zero-width characters.
         _ = try IdentityStore.create(name: "mallory\u{202E}\u{200B}\u{2028}", in: setup.scratch.path,
                                      passphrase: SecureBytes(copying: Array(setup.passphrase.utf8)), parameters: .interactive)
@@ -98,21 +106,11 @@ struct HostileInputCLITests {
     func unreadableRecordExitsFive() throws {
         let setup = try Setup()
         try setup.ok(["add", "REF-1", try setup.file("good.txt", [1]), "--kind", "other", "--title", "good"], as: "lawyer")
-        let vault = try Vault.open(at: setup.vault)
-        let lawyer = try IdentityStore.unlock(setup.scratch.file("lawyer.identity"), passphrase: SecureBytes(copying: Array(setup.passphrase.utf8)))
-        let state = try vault.replay()
-        let caseID = try #require(ObjectID(hex: setup.caseID))
-        let theCase = try #require(state.cases[caseID])
-        let caseKey = try vault.keyRing(for: lawyer, state: state).caseKey(theCase, to: "test")
-        let documentID = try ObjectID.random(), key = try DocumentKey.random()
-        let encrypted = try DocumentStream.encrypt(inputPath: setup.scratch.file("good.txt"), documentID: documentID, version: 1, key: key, store: vault.blobs)
-        var sealed = try KeyWrap.sealField([7, 7], caseKey: caseKey, caseID: theCase.id, objectID: documentID, version: 1, field: "metadata")
-        sealed[0] ^= 1
-        let record = DocumentRecord(documentID: documentID, caseID: theCase.id, version: 1, generation: 1,
-                                    wrappedKey: try KeyWrap.wrapDocumentKey(key, under: caseKey, caseID: theCase.id, documentID: documentID,
-                                                                            version: 1, generation: 1),
-                                    blobHash: encrypted.blobHash, blobSize: encrypted.blobSize, sealedMetadata: sealed)
-        try vault.append(as: lawyer) { _ in .documentAdded(record) }
+        let documentID = try Self.signDocument(setup) { metadata, caseKey, caseID, documentID in
+            var sealed = try Self.honestSeal(metadata, caseKey, caseID, documentID)
+            sealed[0] ^= 1  // no reader can open it
+            return sealed
+        }
         let list = try setup.run(["list", "REF-1"], as: "lawyer2")
         #expect(list.status == 5, "\(list.stderr)")
         #expect(list.stdout.contains("good") && list.stdout.contains("[unreadable: event"))
