@@ -100,6 +100,8 @@ extension Vault {
                 throw VaultError(.alreadyExists, "the name \"\(member.name)\" cannot be told apart from that of \(state.displayName(of: existing)) (\(existing.readable)), already a member of this vault: refused",
                                  hint: "ask the new member to create their identity under a name that is clearly their own")
             }
+            // An input rule for what this vault records (the defence is escaping on output).
+            try TextRules.requirePrintable(member.name, what: "the member's name")
             var wrap: [UInt8] = []
             if role.canRead {
                 let epochKey = try keyRing(for: actor, state: state).epochKey(in: group, to: "admit members")

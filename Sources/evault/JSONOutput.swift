@@ -139,7 +139,9 @@ struct VerifyJSON: Encodable {
         let problem: String
 
         init(_ finding: Finding) {
-            id = finding.object.split(separator: " ").last.map(String.init) ?? finding.object
+            // The object's id or name exactly as it follows its kind (a name may contain spaces).
+            let kinds = ["blob folder entry ", "vault folder entry ", "index row ", "document ", "event ", "case ", "group ", "blob folder", "vault folder"]
+            id = kinds.first { finding.object.hasPrefix($0) }.map { String(finding.object.dropFirst($0.count)) } ?? finding.object
             object = finding.object
             problem = finding.problem
         }

@@ -66,6 +66,10 @@ struct PassphraseSource {
         }
         switch status.st_mode & S_IFMT {
         case S_IFREG:
+            guard status.st_uid == geteuid() else {
+                throw VaultError(.invalidInput, "passphrase file \(file) belongs to another user (uid \(status.st_uid)): refused",
+                                 hint: "keep passphrase files in your own account, mode 600")
+            }
             guard status.st_mode & 0o044 == 0 else {
                 throw VaultError(.invalidInput, "passphrase file \(file) is readable by group or others (mode \(String(status.st_mode & 0o777, radix: 8))): refused",
                                  hint: "chmod 600 \(file), or pass the passphrase through a pipe: --passphrase-file <(pass show NAME)")

@@ -21,6 +21,9 @@ struct MemberNameTests {
         #expect(MemberName.collide("Iawyer", "lawyer") && MemberName.collide("1awyer", "lawyer") && MemberName.collide("LAWYER", "lawyer"))
         #expect(MemberName.collide("\u{13DE}awyer", "lawyer"))
         #expect(MemberName.collide("AMlNA", "AMINA"), "a lowercase l among capitals looks like I")
+        // Found by a second review: Greek capital Iota, Arabic-Indic one, Cherokee and small-capital G.
+        #expect(MemberName.collide("\u{0399}awyer1", "lawyer1") && MemberName.collide("lawyer\u{0661}", "lawyer1"))
+        #expect(MemberName.collide("\u{13C0}1", "G1") && MemberName.collide("\u{0262}1", "G1") && MemberName.collide("G\u{0661}", "G1"))
     }
 
     @Test("a custodian admitting a name that collides with a current member's is refused, naming that member")

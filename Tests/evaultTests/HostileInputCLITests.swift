@@ -70,7 +70,9 @@ struct HostileInputCLITests {
         _ = try IdentityStore.create(name: "mallory\u{202E}\u{200B}\u{2028}", in: setup.scratch.path,
                                      passphrase: SecureBytes(copying: Array(setup.passphrase.utf8)), parameters: .interactive)
         let pub = setup.scratch.file("mallory\u{202E}\u{200B}\u{2028}.pub")
-        Self.expectNoRawControls(try setup.ok(["group", "add", "wg", pub, "--role", "auditor"], as: "custodian"), "group add")
+        let admit = try setup.run(["group", "add", "wg", pub, "--role", "auditor"], as: "custodian")
+        #expect(admit.status == 1 && admit.stderr.contains("invisible or control character"), "\(admit.stderr)")
+        Self.expectNoRawControls(admit, "group add")
         Self.expectNoRawControls(try setup.ok(["identity", "show", pub], as: nil), "identity show")
         // A group name with a bidi override, created through the library (the CLI refuses it).
         let custodian = try IdentityStore.unlock(setup.scratch.file("custodian.identity"), passphrase: SecureBytes(copying: Array(setup.passphrase.utf8)))
@@ -89,6 +91,12 @@ struct HostileInputCLITests {
         }
         let verify = try setup.run(["verify"], as: nil)
         #expect(verify.status == 4 && verify.stdout.contains("PROBLEMS"))
+        // A finding's JSON id is the whole planted name, never a word of it that names a real blob.
+        let realBlob = try #require(try FileManager.default.contentsOfDirectory(atPath: "\(setup.vault)/blobs").first { $0.count == 64 })
+        try Data([2]).write(to: URL(fileURLWithPath: "\(setup.vault)/blobs/junk \(realBlob)"))
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(try setup.run(["verify", "--json"], as: nil).stdout.utf8)) as? [String: Any])
+        let ids = (report["findings"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(ids.contains("junk \(realBlob)") && !ids.contains(realBlob), "\(ids)")
         #expect(verify.stdout.contains("\\u{1B}[2J"), "the planted name is shown, visibly escaped")
         // JSON carries the exact values.
         let shown = try #require(try JSONSerialization.jsonObject(with: Data(try setup.ok(["show", hostile.hex, "--json"], as: "lawyer2").stdout.utf8)) as? [String: Any])
@@ -132,6 +140,10 @@ struct HostileInputCLITests {
         let open = try CLI.run(["list", "REF-1", "--passphrase-file", file], environment: environment)
         #expect(open.status == 1 && open.stderr.contains("readable by group or others"), "\(open.stderr)")
         chmod(file, 0o600)
+        chown(file, 65534, 65534)
+        let foreign = try CLI.run(["list", "REF-1", "--passphrase-file", file], environment: environment)
+        #expect(foreign.status == 1 && foreign.stderr.contains("belongs to another user"), "\(foreign.stderr)")
+        chown(file, getuid(), getgid())
         #expect(try CLI.run(["list", "REF-1", "--passphrase-file", file], environment: environment).status == 0)
         // A pipe, as `--passphrase-file <(pass show x)` gives one.
         let piped = Process()

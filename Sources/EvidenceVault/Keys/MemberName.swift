@@ -62,7 +62,8 @@ public enum MemberName {
                 continue
             }
             lastWasSpace = false
-            if capitalIAsL && scalar.value == 0x49 { visible.append("l"); continue }
+            // Capital I and its look-alikes (Greek Iota, Cyrillic I and palochka, Roman numeral one) read as l.
+            if capitalIAsL && [0x49, 0x399, 0x406, 0x4C0, 0x2160].contains(scalar.value) { visible.append("l"); continue }
             visible.append(scalar)
         }
         var folded = String(visible).lowercased().precomposedStringWithCompatibilityMapping
@@ -104,6 +105,8 @@ public enum MemberName {
         // Cherokee (lowercase forms, after case folding) and small capitals
         0xABAA: "d", 0xABAE: "l", 0xAB83: "w", 0xABA2: "i", 0xAB7E: "o", 0xAB75: "a", 0xABB6: "s", 0xABA9: "t",
         0x1D0F: "o", 0x1D04: "c", 0x1D1C: "u", 0x1D20: "v", 0x1D21: "w", 0x1D22: "z",
+        // Digits of other scripts that look like 0 and 1; Cherokee and small-capital G
+        0x0660: "o", 0x06F0: "o", 0x0661: "l", 0x06F1: "l", 0x07C0: "o", 0xAB90: "g", 0x0262: "g",
         // Latin and digits
         0x0131: "i", 0x0269: "i", 0x01C0: "l", 0x217C: "l", 0x0261: "g", 0x0251: "a", 0x0280: "r", 0x028F: "y",
     ]
