@@ -93,6 +93,7 @@ final class KeyRing {
     let fields: SealedFields
     private var epochKeys: [ObjectID: GroupEpochKey] = [:]
     private var caseKeys: [ObjectID: CaseKey] = [:]
+    private var caseFields: [ObjectID: SealedFields.CaseFields] = [:]
 
     init(actor: UnlockedIdentity, state: LedgerState, fields: SealedFields) {
         self.actor = actor
@@ -119,12 +120,20 @@ final class KeyRing {
         return key
     }
 
+    /// A case's wrapped key and sealed fields, read from its event once.
+    private func sealed(_ theCase: LedgerState.Case) throws -> SealedFields.CaseFields {
+        if let found = caseFields[theCase.id] { return found }
+        let found = try fields.fields(of: theCase)
+        caseFields[theCase.id] = found
+        return found
+    }
+
     /// Unwraps a case's key under its group's epoch key.
     func caseKey(_ theCase: LedgerState.Case, to action: String) throws -> CaseKey {
         if let key = caseKeys[theCase.id] { return key }
         let group = try state.group(of: theCase)
         let epochKey = try epochKey(in: group, to: action)
-        let wrapped = try fields.fields(of: theCase).wrappedKey
+        let wrapped = try sealed(theCase).wrappedKey
         let key: CaseKey
         do {
             key = try KeyWrap.unwrapCaseKey(wrapped, under: epochKey, groupID: group.id, caseID: theCase.id,
@@ -139,9 +148,9 @@ final class KeyRing {
     /// A case's sealed reference or title, as strict UTF-8.
     func caseText(_ theCase: LedgerState.Case, field: String, to action: String) throws -> String {
         let key = try caseKey(theCase, to: action)
-        let sealed = try fields.fields(of: theCase)
+        let box = try sealed(theCase)
         do {
-            let bytes = try KeyWrap.openField(field == "reference" ? sealed.sealedReference : sealed.sealedTitle, caseKey: key,
+            let bytes = try KeyWrap.openField(field == "reference" ? box.sealedReference : box.sealedTitle, caseKey: key,
                                               caseID: theCase.id, objectID: theCase.id, version: 1, field: field)
             guard let text = bytes.withUnsafeBytes({ String(validating: $0, as: UTF8.self) }) else {
                 throw VaultError(.unreadable, "is not UTF-8")

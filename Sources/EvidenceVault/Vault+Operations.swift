@@ -338,7 +338,7 @@ extension Vault {
             throw VaultError(.io, "document \(document.documentID.hex): the export was recorded in the ledger, but the file could not be put in place: \(reason)")
         }
         logger.info("document exported", metadata: ["document": "\(document.documentID.hex)"])
-        return documentSummary(document, in: state, keys: keys)
+        return documentSummary(document, in: state, metadata: metadata, problem: nil)
     }
 
     func documentSummary(_ document: LedgerState.Document, in state: LedgerState, keys: KeyRing?) -> DocumentSummary {
@@ -348,7 +348,12 @@ extension Vault {
                 problem = (error as? VaultError)?.message ?? "\(error)"
             }
         }
-        return DocumentSummary(id: document.documentID, caseID: document.caseID, version: document.version,
+        return documentSummary(document, in: state, metadata: metadata, problem: problem)
+    }
+
+    private func documentSummary(_ document: LedgerState.Document, in state: LedgerState, metadata: DocumentMetadata?,
+                                 problem: String?) -> DocumentSummary {
+        DocumentSummary(id: document.documentID, caseID: document.caseID, version: document.version,
                                blobHash: document.blobHash, blobSize: document.blobSize, author: document.author,
                                authorName: state.displayName(of: document.author),
                                added: Date(timeIntervalSince1970: TimeInterval(document.time)), sequence: document.sequence,

@@ -149,8 +149,8 @@ extension Vault {
         }
         let vaultHex = state.vaultID?.hex
         let entry = vaultHex.flatMap { pin?.vaults[$0] }
-        if entry == nil, let pin, !KnownVaults.reuse(of: state, among: pin.vaults).isEmpty {
-            findings.append(Finding(object: "vault", problem: "not trusted on this machine, yet it reuses \(KnownVaults.reuse(of: state, among: pin.vaults).joined(separator: "; ")) of a vault this machine knows: it may be an impostor"))
+        if entry == nil, let pin, case let reuse = KnownVaults.reuse(of: state, among: pin.vaults), !reuse.isEmpty {
+            findings.append(Finding(object: "vault", problem: "not trusted on this machine, yet it reuses \(reuse.joined(separator: "; ")) of a vault this machine knows: it may be an impostor"))
         }
 
         // 2. Blobs, on all cores.

@@ -23,11 +23,6 @@ public enum AtomicFile {
         try file.write(bytes)
         try file.commit(to: (path as NSString).lastPathComponent, replacing: mode == .replace)
     }
-
-    /// fsyncs a folder so that a link or rename in it is durable.
-    static func syncFolder(_ folder: String, calls: SystemCalls = POSIXCalls()) throws {
-        try FolderHandle(path: folder, followingLink: true, what: "folder").sync(calls: calls)
-    }
 }
 
 extension Hex {
