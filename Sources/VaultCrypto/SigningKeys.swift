@@ -27,8 +27,14 @@ public struct SigningPublicKey: Sendable, Hashable, CustomStringConvertible {
     /// libsodium (>= 1.0.16) rejects non-canonical `S`, small-order `R` and
     /// small-order or non-canonical public keys, so malleated signatures fail.
     public func isValidSignature(_ signature: [UInt8], for message: some ContiguousBytes, context: SignatureContext) -> Bool {
+        isValidSignature(signature, overExactly: context.signedBytes(message))
+    }
+
+    /// Plain Ed25519 verification of `signed` as given, with no context: the one
+    /// call to libsodium every verification goes through (and what the published
+    /// vectors exercise, FORMAT.md §1 "Signature policy").
+    func isValidSignature(_ signature: [UInt8], overExactly signed: [UInt8]) -> Bool {
         guard signature.count == Int(crypto_sign_BYTES) else { return false }
-        let signed = context.signedBytes(message)
         return crypto_sign_verify_detached(signature, signed, UInt64(signed.count), rawValue) == 0
     }
 

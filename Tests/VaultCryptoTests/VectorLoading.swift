@@ -2,9 +2,12 @@ import Foundation
 import Testing
 @testable import VaultCrypto
 
-/// Loads a JSON vector file kept under Tests/VaultCryptoTests/Vectors.
+/// Loads a JSON vector file kept under Tests/VaultCryptoTests/Vectors; `name` may
+/// start with a subfolder (`wycheproof/x25519_test`).
 func loadVectors<T: Decodable>(_ name: String, as type: T.Type) throws -> T {
-    let url = try #require(Bundle.module.url(forResource: name, withExtension: "json", subdirectory: "Vectors"))
+    let parts = name.split(separator: "/").map(String.init)
+    let folder = (["Vectors"] + parts.dropLast()).joined(separator: "/")
+    let url = try #require(Bundle.module.url(forResource: parts.last, withExtension: "json", subdirectory: folder))
     return try JSONDecoder().decode(T.self, from: Data(contentsOf: url))
 }
 
