@@ -69,6 +69,30 @@ let package = Package(
             name: "evaultTests",
             dependencies: ["EvidenceVault", "VaultCrypto"]
         ),
+        // What each fuzz target checks, one per decoder of untrusted bytes (Docs/FUZZING.md).
+        .target(
+            name: "FuzzHarness",
+            dependencies: ["EvidenceVault", "VaultCrypto"],
+            path: "Tests/FuzzHarness"
+        ),
+        // The seed corpus and every input a fuzzer ever crashed on, replayed in `swift test`.
+        .testTarget(
+            name: "FuzzCorpusTests",
+            dependencies: ["FuzzHarness"],
+            resources: [.copy("Corpus"), .copy("Regressions")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer executables, one per target in FuzzHarness. They have no `main` of
+// their own (libFuzzer's), so they exist only when .ci/fuzz builds them with
+// `-sanitize=fuzzer` and EVAULT_FUZZ=1.
+if Context.environment["EVAULT_FUZZ"] == "1" {
+    package.targets.append(.target(name: "FuzzDriver", path: "Tests/FuzzDriver"))
+    for target in ["public-identity", "identity-file", "event", "blob-header", "document-metadata"] {
+        package.targets.append(.executableTarget(
+            name: "fuzz-\(target)", dependencies: ["FuzzHarness", "FuzzDriver"], path: "Tests/FuzzTargets/\(target)"))
+        package.products.append(.executable(name: "fuzz-\(target)", targets: ["fuzz-\(target)"]))
+    }
+}
