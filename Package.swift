@@ -67,7 +67,8 @@ let package = Package(
         ),
         .testTarget(
             name: "evaultTests",
-            dependencies: ["EvidenceVault", "VaultCrypto"]
+            dependencies: ["EvidenceVault", "VaultCrypto"],
+            resources: [.copy("Fixtures")]
         ),
         // What each fuzz target checks, one per decoder of untrusted bytes (Docs/FUZZING.md).
         .target(

@@ -233,6 +233,7 @@ extension Vault {
     /// (THREATS.md 50). Lawyers and custodians of the case's group only.
     public func addDocuments(_ files: [NewDocument], toCase caseText: String, as actor: UnlockedIdentity,
                              progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> [DocumentSummary] {
+        try requireWriteAccess()
         try Self.checkInputs(files)
         let state = try replay()
         let keys = keyRing(for: actor, state: state)

@@ -16,6 +16,8 @@ public final class Vault: @unchecked Sendable {
     /// The vault folder, opened once: everything inside it is reached through this handle.
     let folderHandle: FolderHandle
     let database: DatabaseQueue
+    /// Whether this instance may write (`open(at:access:)`).
+    public let access: Access
     let blobs: BlobStore
     let calls: SystemCalls
     let logger: Logger
@@ -31,9 +33,10 @@ public final class Vault: @unchecked Sendable {
             || name.hasPrefix("\(databaseName).corrupt-") || name.hasPrefix(".\(databaseName).rebuild-")
     }
 
-    private init(folder: String, handle: FolderHandle, database: DatabaseQueue, calls: SystemCalls, logger: Logger,
+    private init(folder: String, handle: FolderHandle, database: DatabaseQueue, access: Access, calls: SystemCalls, logger: Logger,
                  knownVaults: KnownVaults? = nil) {
         self.folder = folder
+        self.access = access
         self.folderHandle = handle
         self.knownVaults = knownVaults
         self.database = database
@@ -66,8 +69,8 @@ public final class Vault: @unchecked Sendable {
             throw VaultError(.io, "cannot create vault folder \(folder): \(error.localizedDescription)")
         }
         let handle = try FolderHandle(path: folder, followingLink: true, what: "vault folder")
-        let vault = try Vault(folder: folder, handle: handle, database: openDatabase(folder: folder, handle: handle), calls: calls,
-                              logger: logger, knownVaults: knownVaults)
+        let vault = try Vault(folder: folder, handle: handle, database: openDatabase(folder: folder, handle: handle, access: .write, creating: true),
+                              access: .write, calls: calls, logger: logger, knownVaults: knownVaults)
         let vaultID = try ObjectID.random()
         _ = try vault.append(as: creator, now: now, creatingVault: true) { state in
             guard state.count == 0 else { throw VaultError(.alreadyExists, "\(folder) already holds a vault") }
@@ -78,11 +81,22 @@ public final class Vault: @unchecked Sendable {
         return vault
     }
 
-    /// Opens an existing vault.
+    /// What an opened vault may do to its database.
+    public enum Access: Sendable {
+        /// Read only: `vault.sqlite` is opened with `SQLITE_OPEN_READONLY` and
+        /// `query_only`, never migrated, never written (list, show, log, verify, clean, trust).
+        case read
+        /// Appends events and repairs the index: migrations run, after recognition.
+        case write
+    }
+
     /// Opens an existing vault. With `knownVaults`, every replay is checked
-    /// against what this machine remembers (see `KnownVaults`).
-    public static func open(at folder: String, calls: SystemCalls = POSIXCalls(), logger: Logger = VaultLogging.silent,
-                            knownVaults: KnownVaults? = nil) throws -> Vault {
+    /// against what this machine remembers (see `KnownVaults`). Whatever the
+    /// access, a `vault.sqlite` that is not an evault database of a schema this
+    /// code knows (foreign, damaged beyond its header, or newer) is refused and
+    /// left as it is.
+    public static func open(at folder: String, access: Access = .write, calls: SystemCalls = POSIXCalls(),
+                            logger: Logger = VaultLogging.silent, knownVaults: KnownVaults? = nil) throws -> Vault {
         let handle: FolderHandle
         do { handle = try FolderHandle(path: folder, followingLink: true, what: "vault folder") } catch let error as VaultError where error.kind == .notFound {
             throw VaultError(.notFound, "no vault at \(folder)", hint: "create one with 'evault init --vault DIR', or set EVAULT_VAULT")
@@ -91,8 +105,8 @@ public final class Vault: @unchecked Sendable {
             throw VaultError(.notFound, "no vault at \(folder) (no \(databaseName))",
                              hint: "create one with 'evault init --vault DIR', or set EVAULT_VAULT")
         }
-        return try Vault(folder: folder, handle: handle, database: openDatabase(folder: folder, handle: handle), calls: calls,
-                         logger: logger, knownVaults: knownVaults)
+        return try Vault(folder: folder, handle: handle, database: openDatabase(folder: folder, handle: handle, access: access),
+                         access: access, calls: calls, logger: logger, knownVaults: knownVaults)
     }
 
     /// Refuses a database, WAL or shared-memory file that is a link, FIFO,
@@ -107,27 +121,60 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    private static func openDatabase(folder: String, handle: FolderHandle) throws -> DatabaseQueue {
+    /// Opens `vault.sqlite`. An existing file is first recognised as an evault
+    /// database of a known schema (`DatabaseRecognition`) over a read-only
+    /// connection; only then, and only for `.write`, is anything written to it
+    /// (journal mode, migrations). `creating` is for `create`, where SQLite makes the file.
+    private static func openDatabase(folder: String, handle: FolderHandle, access: Access, creating: Bool = false) throws -> DatabaseQueue {
         try checkDatabaseFiles(in: handle)
-        var configuration = Configuration()
-        configuration.journalMode = .wal
-        configuration.busyMode = .timeout(30)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            // The schema may have been written by whoever holds the storage: never run
-            // functions from it in triggers or views (SQLite's trusted_schema).
-            try db.execute(sql: "PRAGMA trusted_schema = OFF")
+        let display = handle.display(databaseName)
+        if !creating {
+            // evault's database is always in WAL mode: a rollback journal beside it was
+            // planted, and SQLite would "roll it back" into the file on the first read.
+            guard handle.entryType("\(databaseName)-journal") == .missing else {
+                throw VaultError(.integrity, "\(handle.display("\(databaseName)-journal")) exists, but evault never writes a rollback journal: refused, and the database left as it is",
+                                 hint: DatabaseRecognition.foreignHint)
+            }
+            try DatabaseRecognition.checkHeader(of: databaseName, in: handle)
+        }
+        func configuration(_ access: Access) -> Configuration {
+            var configuration = Configuration()
+            configuration.readonly = access == .read
+            configuration.busyMode = .timeout(30)
+            configuration.prepareDatabase { db in
+                // The schema may have been written by whoever holds the storage: never run
+                // functions from it in triggers or views (SQLite's trusted_schema).
+                try db.execute(sql: "PRAGMA trusted_schema = OFF")
+                if access == .read { try db.execute(sql: "PRAGMA query_only = ON") } else { try db.execute(sql: "PRAGMA synchronous = FULL") }
+            }
+            return configuration
         }
         do {
             let path = "\(folder)/\(databaseName)"
-            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            if !creating {
+                // Recognised over a read-only connection before any connection that could write exists.
+                let reader = try DatabaseQueue(path: path, configuration: configuration(.read))
+                _ = try reader.read { try DatabaseRecognition.recognise($0, display: display) }
+                if access == .read { return reader }
+                try reader.close()
+            }
+            let queue = try DatabaseQueue(path: path, configuration: configuration(.write))
             // Owner-only, before the WAL exists (SQLite gives the WAL the database's mode).
-            chmod(path, 0o600)
+            if creating { chmod(path, 0o600) }
+            try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
             try Schema.migrator.migrate(queue)
             return queue
         } catch let error as DatabaseError {
             throw VaultError(.integrity, "vault database \(folder)/\(databaseName) cannot be opened: \(error.message ?? "SQLite error \(error.resultCode)")",
                              hint: "run 'evault verify'; the index can be rebuilt from the ledger with 'evault index rebuild'")
+        }
+    }
+
+    /// Refuses a write on a vault opened with `.read` (a caller's mistake, caught
+    /// before any blob or row is written).
+    func requireWriteAccess() throws {
+        guard access == .write else {
+            throw VaultError(.invalidInput, "\(folder) was opened read-only; open it with access .write to change it")
         }
     }
 
@@ -202,6 +249,7 @@ public final class Vault: @unchecked Sendable {
     @discardableResult
     func appendEvents(as actor: UnlockedIdentity, now: Date = Date(), state cached: LedgerState? = nil, creatingVault: Bool = false,
                       _ makeBodies: (LedgerState) throws -> [EventBody]) throws -> ([Event], LedgerState) {
+        try requireWriteAccess()
         var result: ([Event], LedgerState)?
         try databaseAccess { try database.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
@@ -275,6 +323,7 @@ public final class Vault: @unchecked Sendable {
     /// damaged file (kept beside it as `vault.sqlite.corrupt-<time>`); this `Vault`
     /// is then closed and must be opened again.
     public func rebuildIndex() throws -> Int {
+        try requireWriteAccess()
         // The ledger the index is rebuilt from must be the one this machine knows.
         let pin = try knownVaults?.pin(for: folder)
         let check: (LedgerState) throws -> Void = { [self] state in try anchor(state, pin: pin) }

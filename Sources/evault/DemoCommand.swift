@@ -105,9 +105,9 @@ struct DemoCommand: ParsableCommand {
         var bytes = try Data(contentsOf: URL(fileURLWithPath: blobPath))
         bytes[bytes.count / 2] ^= 0x01
         try bytes.write(to: URL(fileURLWithPath: blobPath))
-        let damagedReport = try Vault.open(at: damaged).verify()
+        let damagedReport = try Vault.open(at: damaged, access: .read).verify()
         for finding in damagedReport.findings { say("   found (auditor, no key): \(finding)") }
-        for finding in try Vault.open(at: damaged).verify(reader: tomas).findings {
+        for finding in try Vault.open(at: damaged, access: .read).verify(reader: tomas).findings {
             say("   found (Tomas's key names the chunk): \(finding.problem.components(separatedBy: "with the reader's key: ").last ?? "")")
         }
         do {

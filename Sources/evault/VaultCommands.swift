@@ -14,7 +14,7 @@ struct InitCommand: ParsableCommand {
         let actor = try identity.unlock()
         let path = try vault.path()
         _ = try Vault.create(at: path, creator: actor, knownVaults: VaultOptions.knownVaults())
-        let report = try Vault.open(at: path).verify()
+        let report = try Vault.open(at: path, access: .read).verify()
         let genesis = report.genesisHash.map(Hex.encode) ?? "?"
         if output.json {
             try Terminal.printJSON(["id": report.vaultID?.hex ?? "", "folder": path, "creator": actor.fingerprint.hex, "genesis": genesis])
@@ -41,7 +41,7 @@ struct GroupCreate: ParsableCommand {
 
     func run() throws {
         try TextRules.requirePrintable(name, what: "the group name")
-        let theVault = try vault.open()
+        let theVault = try vault.open(.write)
         _ = try theVault.groups()  // trusted and replays, before the passphrase is asked
         let group = try theVault.createGroup(named: name, as: identity.unlock())
         if output.json { try Terminal.printJSON(GroupJSON(group)) } else { Terminal.line("Created group \(group.name) (\(group.id.hex)), epoch \(group.epoch)") }
@@ -59,7 +59,7 @@ struct GroupAdd: ParsableCommand {
 
     func run() throws {
         let member = try IdentityStore.loadPublic(pubfile)
-        let theVault = try vault.open()
+        let theVault = try vault.open(.write)
         _ = try theVault.group(group)  // the group exists (and the vault is trusted) before the passphrase is asked
         try theVault.addMember(member, role: role, toGroup: group, as: identity.unlock())
         let summary = try theVault.group(group)
@@ -77,7 +77,7 @@ struct GroupShow: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let summary = try vault.open().group(group)
+        let summary = try vault.open(.read).group(group)
         if output.json { try Terminal.printJSON(GroupJSON(summary)) } else { GroupJSON.printHuman(summary) }
     }
 }
@@ -88,7 +88,7 @@ struct GroupList: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let groups = try vault.open().groups()
+        let groups = try vault.open(.read).groups()
         if output.json { try Terminal.printJSON(groups.map(GroupJSON.init)) } else {
             if groups.isEmpty { Terminal.line("No groups.") }
             for group in groups { GroupJSON.printHuman(group) }
@@ -112,7 +112,7 @@ struct CaseNew: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let theVault = try vault.open()
+        let theVault = try vault.open(.write)
         _ = try theVault.group(group)  // before the passphrase is asked
         let summary = try theVault.createCase(inGroup: group, reference: ref, title: title, as: identity.unlock())
         if output.json { try Terminal.printJSON(CaseJSON(summary)) } else { Terminal.line("\(summary.id.hex)") }
@@ -127,7 +127,7 @@ struct CaseList: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let cases = try vault.open().cases(inGroup: group, as: identity.unlockIfGiven())
+        let cases = try vault.open(.read).cases(inGroup: group, as: identity.unlockIfGiven())
         if output.json { try Terminal.printJSON(cases.map(CaseJSON.init)) } else {
             if cases.isEmpty { Terminal.line("No cases.") }
             for item in cases {
@@ -160,7 +160,7 @@ struct AddCommand: ParsableCommand {
     }
 
     func run() throws {
-        let theVault = try vault.open()
+        let theVault = try vault.open(.write)
         let documents = files.map { NewDocument(path: $0, kind: kind, title: title, tags: tag) }
         try theVault.checkBeforeAdding(documents, toCase: caseRef)  // cheap checks before the passphrase
         let actor = try identity.unlock()
@@ -179,7 +179,7 @@ struct ListCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let documents = try vault.open().documents(inCase: caseRef, as: identity.unlockIfGiven())
+        let documents = try vault.open(.read).documents(inCase: caseRef, as: identity.unlockIfGiven())
         if output.json { try Terminal.printJSON(documents.map(DocumentJSON.init)) } else {
             if documents.isEmpty { Terminal.line("No documents.") }
             for document in documents { DocumentJSON.printLine(document) }
@@ -197,7 +197,7 @@ struct ShowCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let document = try vault.open().document(doc, as: identity.unlockIfGiven())
+        let document = try vault.open(.read).document(doc, as: identity.unlockIfGiven())
         if output.json { try Terminal.printJSON(DocumentJSON(document)) } else { DocumentJSON.printHuman(document) }
         try Unreadable.exitIfAny(document.problem == nil ? 0 : 1)
     }
@@ -216,7 +216,7 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let theVault = try vault.open()
+        let theVault = try vault.open(.write)
         try theVault.checkBeforeExporting(doc, to: out, force: force)  // before the passphrase is asked
         let document = try theVault.export(doc, to: out, force: force, as: identity.unlock(), allowVisibleTemporary: allowVisibleTemp,
                                            progress: ProgressLine.make(label: "decrypting"))
@@ -239,7 +239,7 @@ struct VerifyCommand: ParsableCommand {
     func run() throws {
         // No identity and no passphrase by default: an auditor holds no key.
         let reader = try identity.map { try IdentityOptions.unlock(path: $0, passphraseFile: passphraseFile) }
-        let report = try vault.open().verify(reader: reader)
+        let report = try vault.open(.read).verify(reader: reader)
         if output.json { try Terminal.printJSON(VerifyJSON(report)) } else {
             Terminal.line("Vault \(report.vaultID?.hex ?? "?"), created by \(report.creator?.name ?? "?") (\(report.creator?.fingerprint.readable ?? "?"))")
             Terminal.line("Genesis: \(report.genesisHash.map(Hex.encode) ?? "?")")
@@ -270,7 +270,7 @@ struct LogCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let entries = try vault.open().log()
+        let entries = try vault.open(.read).log()
         if output.json { try Terminal.printJSON(entries.map(LogJSON.init)) } else {
             for entry in entries {
                 let objects = entry.objects.map { "\($0.kind) \($0.kind == "role" ? $0.id : String($0.id.prefix(12)))" }.joined(separator: ", ")
@@ -298,7 +298,7 @@ struct CleanCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let removed = try vault.open().removeOrphans(minimumAge: TimeInterval(max(0, minAge)))
+        let removed = try vault.open(.read).removeOrphans(minimumAge: TimeInterval(max(0, minAge)))
         if output.json { try Terminal.printJSON(removed.map { ["id": $0] }) } else {
             Terminal.line(removed.isEmpty ? "Nothing to remove." : "Removed \(removed.count) file(s) no ledger event names:")
             for name in removed { Terminal.line("  \(name)") }
@@ -312,7 +312,7 @@ struct IndexRebuild: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let count = try vault.open().rebuildIndex()
+        let count = try vault.open(.write).rebuildIndex()
         if output.json { try Terminal.printJSON(["events": count]) } else { Terminal.line("Rebuilt the index from \(count) ledger event(s).") }
     }
 }
@@ -337,7 +337,7 @@ struct TrustCommand: ParsableCommand {
 
     func run() throws {
         let path = try vault.path()
-        let theVault = try Vault.open(at: path, knownVaults: VaultOptions.knownVaults())
+        let theVault = try Vault.open(at: path, access: .read, knownVaults: VaultOptions.knownVaults())
         let candidate = try theVault.trustCandidate()
         let evidence: TrustEvidence
         if let genesis {

@@ -7,6 +7,10 @@ struct CLI {
         let status: Int32
         let stdout: String
         let stderr: String
+        /// Killed by a signal (a crash, or the timeout below), rather than exiting.
+        var signalled = false
+        /// Killed because it ran longer than the timeout (a hang).
+        var timedOut = false
     }
 
     /// `.build/debug/evault` next to the test bundle, or `EVAULT_BINARY`.
@@ -25,7 +29,8 @@ struct CLI {
 
     /// Runs `evault ARGS` with a clean environment plus `environment`, no terminal
     /// (new session via setsid) and stdin from /dev/null.
-    static func run(_ arguments: [String], environment: [String: String] = [:], directory: String? = nil) throws -> Result {
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: String? = nil,
+                    timeout: TimeInterval = 300) throws -> Result {
         let process = Process()
         // setsid detaches from any controlling terminal, as in CI: passphrase prompts must fail fast.
         process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
@@ -39,12 +44,24 @@ struct CLI {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        let timedOut = LockedFlag()
+        let watchdog = DispatchWorkItem {
+            timedOut.set()
+            kill(-process.processIdentifier, SIGKILL)  // setsid made it a process group
+            kill(process.processIdentifier, SIGKILL)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        watchdog.cancel()
+        let errors = String(decoding: stderr, as: UTF8.self)
+        // setsid --wait reports a child killed by a signal as "child N did not exit normally", exit 1.
         return Result(status: process.terminationStatus,
                       stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
+                      stderr: errors,
+                      signalled: process.terminationReason == .uncaughtSignal || errors.contains("did not exit normally"),
+                      timedOut: timedOut.value)
     }
 }
 
@@ -63,4 +80,12 @@ final class Scratch {
     func read(_ name: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: file(name))) }
     func write(_ data: Data, _ name: String) throws { try data.write(to: URL(fileURLWithPath: file(name))) }
     func list() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: path).sorted() }
+}
+
+/// A flag set from another thread.
+final class LockedFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var raised = false
+    func set() { lock.lock(); raised = true; lock.unlock() }
+    var value: Bool { lock.lock(); defer { lock.unlock() }; return raised }
 }

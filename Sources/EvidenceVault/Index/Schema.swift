@@ -7,9 +7,13 @@ enum Schema {
     /// Tables derived from the ledger; `evault index rebuild` empties and refills them.
     static let projectionTables = ["vault", "identities", "groups", "members", "cases", "documents"]
 
+    /// Every migration, in order. A database listing a name not here was written
+    /// by a newer evault and is refused (`DatabaseRecognition`).
+    static let migrationNames = ["v1-ledger-and-index"]
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1-ledger-and-index") { db in
+        migrator.registerMigration(migrationNames[0]) { db in
             try db.execute(sql: """
                 CREATE TABLE events (
                     seq INTEGER PRIMARY KEY NOT NULL,
@@ -76,6 +80,7 @@ enum Schema {
                 CREATE INDEX cases_by_group ON cases(group_id);
                 """)
         }
+        assert(migrator.migrations == migrationNames)
         return migrator
     }
 }
