@@ -1,0 +1,151 @@
+/*
+ * LD_PRELOAD shim for the crash and write-failure loops (CrashLoopCLITests,
+ * THREATS.md F37). Counts every call that changes a file - write, pwrite,
+ * writev, fsync, fdatasync, ftruncate, rename, link, unlink, on descriptors
+ * other than stdin, stdout and stderr - made by evault itself or by SQLite
+ * inside it, and at call number EVAULT_FAULT_AT either fails it with EIO
+ * (EVAULT_FAULT_MODE=eio) or kills the process with SIGKILL before it happens
+ * (EVAULT_FAULT_MODE=kill). At a normal exit it writes "CALLS FIRED CALL" to the
+ * file named by EVAULT_FAULT_REPORT, with the name of the call it cut. Processes other than evault (setsid,
+ * which starts it) are left alone.
+ *
+ * Test support only: compiled by the test with the system C compiler, never
+ * linked into evault.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static long fault_at = -1;
+static int kill_mode = 0;
+static long calls = 0;
+static int fired = 0;
+static const char *fired_call = "-";
+static const char *report_path = NULL;
+
+extern char *program_invocation_short_name;
+
+__attribute__((constructor)) static void shim_init(void) {
+    /* Only evault itself: not setsid or any other program the test starts. */
+    if (strcmp(program_invocation_short_name, "evault") != 0) return;
+    const char *at = getenv("EVAULT_FAULT_AT");
+    const char *mode = getenv("EVAULT_FAULT_MODE");
+    if (at) fault_at = atol(at);
+    kill_mode = mode && strcmp(mode, "kill") == 0;
+    report_path = getenv("EVAULT_FAULT_REPORT");
+}
+
+#define REAL(name) \
+    static __typeof__(&name) real_##name = NULL; \
+    if (!real_##name) real_##name = (__typeof__(&name))dlsym(RTLD_NEXT, #name)
+
+__attribute__((destructor)) static void shim_report(void) {
+    if (!report_path) return;
+    REAL(write);
+    int fd = open(report_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return;
+    char line[64];
+    int length = snprintf(line, sizeof line, "%ld %d %s\n", __atomic_load_n(&calls, __ATOMIC_SEQ_CST), fired, fired_call);
+    if (length > 0) (void)real_write(fd, line, (size_t)length);
+    close(fd);
+}
+
+/* Returns 1 if this call must fail (errno set); kills the process in kill mode. */
+static int fault(const char *call) {
+    long n = __atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST);
+    if (n != fault_at) return 0;
+    fired = 1;
+    fired_call = call;
+    if (kill_mode) {
+        kill(getpid(), SIGKILL);
+        for (;;) pause();
+    }
+    errno = EIO;
+    return 1;
+}
+
+ssize_t write(int fd, const void *buffer, size_t count) {
+    REAL(write);
+    if (fd > 2 && fault("write")) return -1;
+    return real_write(fd, buffer, count);
+}
+
+ssize_t pwrite(int fd, const void *buffer, size_t count, off_t offset) {
+    REAL(pwrite);
+    if (fault("pwrite")) return -1;
+    return real_pwrite(fd, buffer, count, offset);
+}
+
+ssize_t pwrite64(int fd, const void *buffer, size_t count, off64_t offset) {
+    REAL(pwrite64);
+    if (fault("pwrite64")) return -1;
+    return real_pwrite64(fd, buffer, count, offset);
+}
+
+ssize_t writev(int fd, const struct iovec *vector, int count) {
+    REAL(writev);
+    if (fd > 2 && fault("writev")) return -1;
+    return real_writev(fd, vector, count);
+}
+
+int fsync(int fd) {
+    REAL(fsync);
+    if (fault("fsync")) return -1;
+    return real_fsync(fd);
+}
+
+int fdatasync(int fd) {
+    REAL(fdatasync);
+    if (fault("fdatasync")) return -1;
+    return real_fdatasync(fd);
+}
+
+int ftruncate(int fd, off_t length) {
+    REAL(ftruncate);
+    if (fault("ftruncate")) return -1;
+    return real_ftruncate(fd, length);
+}
+
+int ftruncate64(int fd, off64_t length) {
+    REAL(ftruncate64);
+    if (fault("ftruncate64")) return -1;
+    return real_ftruncate64(fd, length);
+}
+
+int rename(const char *from, const char *to) {
+    REAL(rename);
+    if (fault("rename")) return -1;
+    return real_rename(from, to);
+}
+
+int renameat(int fromFolder, const char *from, int toFolder, const char *to) {
+    REAL(renameat);
+    if (fault("renameat")) return -1;
+    return real_renameat(fromFolder, from, toFolder, to);
+}
+
+int linkat(int fromFolder, const char *from, int toFolder, const char *to, int flags) {
+    REAL(linkat);
+    if (fault("linkat")) return -1;
+    return real_linkat(fromFolder, from, toFolder, to, flags);
+}
+
+int unlink(const char *path) {
+    REAL(unlink);
+    if (fault("unlink")) return -1;
+    return real_unlink(path);
+}
+
+int unlinkat(int folder, const char *path, int flags) {
+    REAL(unlinkat);
+    if (fault("unlinkat")) return -1;
+    return real_unlinkat(folder, path, flags);
+}
