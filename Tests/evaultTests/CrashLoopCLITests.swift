@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// THREATS.md F37: the built binary killed (SIGKILL) or failed (EIO) at its
+/// THREATS.md 52: the built binary killed (SIGKILL) or failed (EIO) at its
 /// n-th file-changing system call, for n = 1, 2, ... until the operation runs
 /// through untouched. After every run: `verify` passes, at once or after
 /// `evault clean` removes what the run left; every acknowledged document is

@@ -3,7 +3,7 @@ import GRDB
 import Testing
 
 /// A `vault.sqlite` swapped for a foreign, damaged or newer database (issue 7,
-/// THREATS.md 52-54): every command refuses it with an error naming it, exits
+/// THREATS.md 53): every command refuses it with an error naming it, exits
 /// non-zero, never crashes or hangs, and a command that only reads never changes
 /// a byte of it.
 @Suite("Hostile vault.sqlite (CLI)", .serialized)

@@ -1,6 +1,6 @@
 /*
  * LD_PRELOAD shim for the crash and write-failure loops (CrashLoopCLITests,
- * THREATS.md F37). Counts every call that changes a file - write, pwrite,
+ * THREATS.md 52). Counts every call that changes a file - write, pwrite,
  * writev, fsync, fdatasync, ftruncate, rename, link, unlink, on descriptors
  * other than stdin, stdout and stderr - made by evault itself or by SQLite
  * inside it, and at call number EVAULT_FAULT_AT either fails it with EIO
