@@ -59,7 +59,7 @@ struct CrashLoopCLITests {
     struct LoopReport {
         var runs = 0, faulted = 0, acknowledgedDespiteFault = 0, neededClean = 0, totalCalls = 0
         /// The calls whose failure the operation survived and still acknowledged.
-        var toleratedCalls: Set<String> = []
+        var toleratedCalls: [String] = []
     }
 
     @Test("killed or failed at every file-changing call: acknowledged work survives, the rest is absent or cleanable",
@@ -90,7 +90,7 @@ struct CrashLoopCLITests {
             if result.status == 0 && !result.signalled {
                 if fired {
                     report.acknowledgedDespiteFault += 1
-                    report.toleratedCalls.insert(reported?.last ?? "?")
+                    report.toleratedCalls.append("\(n):\(reported?.last ?? "?")")
                 }
                 if operation.addsDocument { acknowledged.append(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) }
             } else {
@@ -114,7 +114,7 @@ struct CrashLoopCLITests {
             try setup.ok(["export", id, "--out", out], as: "lawyer")
             #expect(try setup.scratch.read("out-\(id)") == Data(Self.content), "document \(id) exports to other bytes")
         }
-        print("crash loop \(operation) \(mode): n = 1...\(n), \(report.runs) runs (\(report.totalCalls) file-changing calls when untouched), \(report.faulted) refused or killed, \(report.acknowledgedDespiteFault) acknowledged though a call failed (\(report.toleratedCalls.sorted().joined(separator: ", "))), \(report.neededClean) needed evault clean; \(acknowledged.count) acknowledged documents, \(listed.count) listed")
+        print("crash loop \(operation) \(mode): n = 1...\(n), \(report.runs) runs (\(report.totalCalls) file-changing calls when untouched), \(report.faulted) refused or killed, \(report.acknowledgedDespiteFault) acknowledged though a call failed (call n:name \(report.toleratedCalls.joined(separator: " "))), \(report.neededClean) needed evault clean; \(acknowledged.count) acknowledged documents, \(listed.count) listed")
         #expect(report.runs == n)
         #expect(report.faulted >= 1)
     }

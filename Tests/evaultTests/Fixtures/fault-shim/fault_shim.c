@@ -6,7 +6,8 @@
  * inside it, and at call number EVAULT_FAULT_AT either fails it with EIO
  * (EVAULT_FAULT_MODE=eio) or kills the process with SIGKILL before it happens
  * (EVAULT_FAULT_MODE=kill). At a normal exit it writes "CALLS FIRED CALL" to the
- * file named by EVAULT_FAULT_REPORT, with the name of the call it cut. Processes other than evault (setsid,
+ * file named by EVAULT_FAULT_REPORT, with the name of the call it cut.
+ * With EVAULT_FAULT_TRACE=FILE it appends every counted call to FILE. Processes other than evault (setsid,
  * which starts it) are left alone.
  *
  * Test support only: compiled by the test with the system C compiler, never
@@ -30,6 +31,7 @@ static long calls = 0;
 static int fired = 0;
 static const char *fired_call = "-";
 static const char *report_path = NULL;
+static int trace_fd = -1;
 
 extern char *program_invocation_short_name;
 
@@ -41,6 +43,8 @@ __attribute__((constructor)) static void shim_init(void) {
     if (at) fault_at = atol(at);
     kill_mode = mode && strcmp(mode, "kill") == 0;
     report_path = getenv("EVAULT_FAULT_REPORT");
+    const char *trace = getenv("EVAULT_FAULT_TRACE");
+    if (trace) trace_fd = open(trace, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 }
 
 #define REAL(name) \
@@ -59,8 +63,27 @@ __attribute__((destructor)) static void shim_report(void) {
 }
 
 /* Returns 1 if this call must fail (errno set); kills the process in kill mode. */
-static int fault(const char *call) {
+/* With EVAULT_FAULT_TRACE, one line per counted call: "N CALL TARGET". */
+static void trace_call(long n, const char *call, int fd, const char *path) {
+    if (trace_fd < 0) return;
+    REAL(write);
+    char target[512] = "";
+    if (path) {
+        snprintf(target, sizeof target, "%s", path);
+    } else if (fd >= 0) {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t got = readlink(link, target, sizeof target - 1);
+        target[got > 0 ? got : 0] = 0;
+    }
+    char line[640];
+    int length = snprintf(line, sizeof line, "%ld %s %s\n", n, call, target);
+    if (length > 0) (void)real_write(trace_fd, line, (size_t)length);
+}
+
+static int fault_on(const char *call, int fd, const char *path) {
     long n = __atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST);
+    trace_call(n, call, fd, path);
     if (n != fault_at) return 0;
     fired = 1;
     fired_call = call;
@@ -74,78 +97,78 @@ static int fault(const char *call) {
 
 ssize_t write(int fd, const void *buffer, size_t count) {
     REAL(write);
-    if (fd > 2 && fault("write")) return -1;
+    if (fd > 2 && fault_on("write", fd, NULL)) return -1;
     return real_write(fd, buffer, count);
 }
 
 ssize_t pwrite(int fd, const void *buffer, size_t count, off_t offset) {
     REAL(pwrite);
-    if (fault("pwrite")) return -1;
+    if (fault_on("pwrite", fd, NULL)) return -1;
     return real_pwrite(fd, buffer, count, offset);
 }
 
 ssize_t pwrite64(int fd, const void *buffer, size_t count, off64_t offset) {
     REAL(pwrite64);
-    if (fault("pwrite64")) return -1;
+    if (fault_on("pwrite64", fd, NULL)) return -1;
     return real_pwrite64(fd, buffer, count, offset);
 }
 
 ssize_t writev(int fd, const struct iovec *vector, int count) {
     REAL(writev);
-    if (fd > 2 && fault("writev")) return -1;
+    if (fd > 2 && fault_on("writev", fd, NULL)) return -1;
     return real_writev(fd, vector, count);
 }
 
 int fsync(int fd) {
     REAL(fsync);
-    if (fault("fsync")) return -1;
+    if (fault_on("fsync", fd, NULL)) return -1;
     return real_fsync(fd);
 }
 
 int fdatasync(int fd) {
     REAL(fdatasync);
-    if (fault("fdatasync")) return -1;
+    if (fault_on("fdatasync", fd, NULL)) return -1;
     return real_fdatasync(fd);
 }
 
 int ftruncate(int fd, off_t length) {
     REAL(ftruncate);
-    if (fault("ftruncate")) return -1;
+    if (fault_on("ftruncate", fd, NULL)) return -1;
     return real_ftruncate(fd, length);
 }
 
 int ftruncate64(int fd, off64_t length) {
     REAL(ftruncate64);
-    if (fault("ftruncate64")) return -1;
+    if (fault_on("ftruncate64", fd, NULL)) return -1;
     return real_ftruncate64(fd, length);
 }
 
 int rename(const char *from, const char *to) {
     REAL(rename);
-    if (fault("rename")) return -1;
+    if (fault_on("rename", -1, from)) return -1;
     return real_rename(from, to);
 }
 
 int renameat(int fromFolder, const char *from, int toFolder, const char *to) {
     REAL(renameat);
-    if (fault("renameat")) return -1;
+    if (fault_on("renameat", -1, from)) return -1;
     return real_renameat(fromFolder, from, toFolder, to);
 }
 
 int linkat(int fromFolder, const char *from, int toFolder, const char *to, int flags) {
     REAL(linkat);
-    if (fault("linkat")) return -1;
+    if (fault_on("linkat", -1, from)) return -1;
     return real_linkat(fromFolder, from, toFolder, to, flags);
 }
 
 int unlink(const char *path) {
     REAL(unlink);
-    if (fault("unlink")) return -1;
+    if (fault_on("unlink", -1, path)) return -1;
     return real_unlink(path);
 }
 
 int unlinkat(int folder, const char *path, int flags) {
     REAL(unlinkat);
-    if (fault("unlinkat")) return -1;
+    if (fault_on("unlinkat", -1, path)) return -1;
     return real_unlinkat(folder, path, flags);
 }
