@@ -159,6 +159,9 @@ public final class Vault: @unchecked Sendable {
                 try reader.close()
             }
             let queue = try DatabaseQueue(path: path, configuration: configuration(.write))
+            // Again on the file this connection holds open: the path may have been swapped
+            // since the check above. Every write transaction checks once more.
+            if !creating { _ = try queue.read { try DatabaseRecognition.recognise($0, display: display) } }
             // Owner-only, before the WAL exists (SQLite gives the WAL the database's mode).
             if creating { chmod(path, 0o600) }
             try queue.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
@@ -166,7 +169,7 @@ public final class Vault: @unchecked Sendable {
             return queue
         } catch let error as DatabaseError {
             throw VaultError(.integrity, "vault database \(folder)/\(databaseName) cannot be opened: \(error.message ?? "SQLite error \(error.resultCode)")",
-                             hint: "run 'evault verify'; the index can be rebuilt from the ledger with 'evault index rebuild'")
+                             hint: "'evault verify' says what is damaged; 'evault index rebuild' repairs a damaged index while the ledger survives; otherwise restore vault.sqlite from a backup")
         }
     }
 
@@ -253,6 +256,9 @@ public final class Vault: @unchecked Sendable {
         var result: ([Event], LedgerState)?
         try databaseAccess { try database.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
+                // Under the write lock, on the file this connection writes: the one
+                // checked at open may have been swapped since (THREATS.md 53).
+                if !creatingVault { _ = try DatabaseRecognition.recognise(db, display: folderHandle.display(Self.databaseName)) }
                 if let cached, cached.count > 0 {
                     // The ledger must still hold the head this state was built on (no rollback underneath us).
                     // Hash the stored bytes: the hash column is whatever the storage says.
@@ -338,7 +344,11 @@ public final class Vault: @unchecked Sendable {
     private static func rebuildProjection(_ db: Database, clearing: Bool, check: (LedgerState) throws -> Void) throws -> Int {
         var count = 0
         try db.inTransaction(.immediate) {
-            if clearing { for table in Schema.projectionTables { try db.execute(sql: "DELETE FROM \(table)") } }
+            if clearing {
+                // The file this connection holds, under the write lock (see appendEvents).
+                _ = try DatabaseRecognition.recognise(db, display: "\(Self.databaseName)")
+                for table in Schema.projectionTables { try db.execute(sql: "DELETE FROM \(table)") }
+            }
             var state = LedgerState()
             let rows = try StoredEvent.fetch(db)
             while let row = try rows.next() {

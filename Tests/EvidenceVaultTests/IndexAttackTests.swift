@@ -237,3 +237,28 @@ struct IndexAttackTests {
         #expect(FileManager.default.fileExists(atPath: "\(env.path)/vault.sqlite-wal"))
     }
 }
+
+/// THREATS.md 53: every write transaction checks the schema of the file it
+/// writes, so a change made after the vault was opened is refused too.
+@Suite("Recognition inside write transactions")
+struct RecognitionInTransactionTests {
+    @Test("a table planted after open makes the next append fail, and nothing is appended")
+    func plantedAfterOpen() throws {
+        let env = try TestVault()
+        let before = try env.vault.replay().count
+        try env.sql("CREATE TABLE planted (x)")
+        expectVaultError(.integrity, "vault.sqlite", "unexpected: planted") { try env.add(sampleBytes(1000)) }
+        try env.sql("DROP TABLE planted")
+        #expect(try env.vault.replay().count == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: env.blobFolder).isEmpty, "the blob of the refused add was removed")
+        let added = try env.add(sampleBytes(1000))
+        #expect(try env.export(added.id) == sampleBytes(1000))
+    }
+
+    @Test("a schema step stored as a blob, not text, is refused")
+    func migrationNameNotText() throws {
+        let env = try TestVault()
+        try env.sql("UPDATE grdb_migrations SET identifier = CAST(identifier AS BLOB)")
+        #expect(throws: VaultError.self) { try Vault.open(at: env.path, access: .read) }
+    }
+}

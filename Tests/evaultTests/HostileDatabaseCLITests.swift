@@ -289,3 +289,76 @@ struct HostileDatabaseCLITests {
         return pair
     }
 }
+
+/// THREATS.md 53, found by the second review: `vault.sqlite` swapped, back and
+/// forth, for a copy with a planted table while adds run. Every write transaction
+/// re-checks the file it writes, so no add commits into the planted copy as
+/// such. What SQLite cannot be stopped from doing is apply the WAL (a file bound
+/// to the path, not to the database file) to whichever file is at the path:
+/// then an acknowledged add can end up beside the planted table (SECURITY.md,
+/// "Known limits"). What must hold all the same: the planted copy is never
+/// accepted, and an acknowledged add is never lost silently - the vault lists
+/// it, or every command refuses the vault as rolled back or foreign.
+@Suite("vault.sqlite swapped during writes (CLI)")
+struct SwappedDatabaseCLITests {
+    typealias Setup = VaultCLITests.Setup
+
+    @Test("a database swapped in during adds is never accepted, and no acknowledged add is lost silently")
+    func swapDuringAdds() throws {
+        let setup = try Setup()
+        let input = try setup.file("page.txt", Array("one page".utf8))
+        let vault = setup.scratch.file("vault")
+        let good = setup.scratch.file("good.sqlite"), planted = setup.scratch.file("planted.sqlite")
+        try FileManager.default.copyItem(atPath: "\(vault)/vault.sqlite", toPath: good)
+        try FileManager.default.copyItem(atPath: good, toPath: planted)
+        let queue = try DatabaseQueue(path: planted)
+        try queue.write { try $0.execute(sql: "CREATE TABLE planted (x)") }
+        try queue.close()
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: planted + suffix) }
+
+        // Swap the two inodes in at the vault path (link, then rename over), as fast as possible.
+        let stop = LockedFlag()
+        let swapper = Thread {
+            var turn = 0
+            while !stop.value {
+                let source = turn % 2 == 0 ? planted : good
+                let staging = "\(vault)/.swap-\(turn % 2)"
+                unlink(staging)
+                if link(source, staging) == 0 { rename(staging, "\(vault)/vault.sqlite") }
+                turn += 1
+            }
+        }
+        swapper.start()
+        var acknowledged = 0, refused = 0
+        for _ in 0..<12 {
+            let result = try setup.run(["add", "REF-1", input, "--kind", "other"], as: "lawyer")
+            #expect(!result.signalled && !result.timedOut, "\(result.stderr)")
+            if result.status == 0 { acknowledged += 1 } else { refused += 1 }
+        }
+        stop.set()
+        while swapper.isExecuting { usleep(1000) }
+        print("swap during adds: \(acknowledged) acknowledged, \(refused) refused")
+
+        // The planted copy alone (no WAL beside it) is refused, whatever was written into it.
+        let plantedVault = setup.scratch.file("planted-vault")
+        try FileManager.default.createDirectory(atPath: "\(plantedVault)/blobs", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: planted, toPath: "\(plantedVault)/vault.sqlite")
+        let plantedLog = try CLI.run(["log", "--vault", plantedVault], environment: Setup.environment(nil, setup.scratch))
+        #expect(plantedLog.status == 4, "the planted database was accepted: \(plantedLog.stdout.prefix(300))")
+        #expect(plantedLog.stderr.contains("unexpected: planted"), "\(plantedLog.stderr)")
+
+        // The good file back at the path, with whatever WAL the adds left: every
+        // acknowledged add is listed, or the loss is reported, never silent.
+        unlink("\(vault)/vault.sqlite")
+        #expect(link(good, "\(vault)/vault.sqlite") == 0)
+        let listed = try setup.run(["list", "REF-1", "--json"], as: "lawyer")
+        if listed.status == 0 {
+            let documents = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]])
+            #expect(documents.count >= acknowledged, "acknowledged adds missing without a word")
+            #expect(try setup.run(["verify"], as: nil).status == 0)
+        } else {
+            #expect(listed.status == 4)
+            #expect(["rolled back or cut", "unexpected: planted", "differs"].contains { listed.stderr.contains($0) }, "\(listed.stderr)")
+        }
+    }
+}

@@ -55,6 +55,10 @@ enum DatabaseRecognition {
             throw VaultError(.integrity, "\(display) is an SQLite database but not an evault one (no schema history): refused, and left as it is",
                              hint: Self.foreignHint)
         }
+        guard try Int.fetchOne(db, sql: "SELECT count(*) FROM grdb_migrations WHERE typeof(identifier) <> 'text'") == 0 else {
+            throw VaultError(.integrity, "\(display) has a schema history no evault wrote (a step that is not text): refused, and left as it is",
+                             hint: Self.foreignHint)
+        }
         let applied = try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid")
         let known = Schema.migrationNames
         if let unknown = applied.first(where: { !known.contains($0) }) {
@@ -95,10 +99,19 @@ enum DatabaseRecognition {
         })
     }
 
-    /// The schema the first `count` migrations make on an empty in-memory database.
+    /// The schema the first `count` migrations make on an empty in-memory database
+    /// (made once per process and count: every write transaction checks against it).
     static func expectedSchema(afterMigrations count: Int) throws -> Set<SchemaObject> {
+        expectedSchemaLock.lock()
+        defer { expectedSchemaLock.unlock() }
+        if let known = expectedSchemas[count] { return known }
         let queue = try DatabaseQueue()
         try Schema.migrator.migrate(queue, upTo: Schema.migrationNames[count - 1])
-        return try queue.read { try schemaObjects($0) }
+        let schema = try queue.read { try schemaObjects($0) }
+        expectedSchemas[count] = schema
+        return schema
     }
+
+    private static let expectedSchemaLock = NSLock()
+    nonisolated(unsafe) private static var expectedSchemas: [Int: Set<SchemaObject>] = [:]  // guarded by expectedSchemaLock
 }
