@@ -106,10 +106,14 @@ struct FaultInjectionTests {
     func refusedLedgerAppend() throws {
         let env = try TestVault()
         let before = try env.vault.replay().count
-        // Make SQLite fail the insert of the next event, after the blob is already durable.
-        try env.sql("CREATE TRIGGER fail_append BEFORE INSERT ON events BEGIN SELECT RAISE(ABORT, 'simulated I/O failure'); END")
+        // Make SQLite fail the insert of the next event, after the blob is already durable:
+        // a TEMP trigger, on the vault's own connection only (a trigger in the file
+        // itself is refused as a foreign schema before anything is appended).
+        try env.vault.database.writeWithoutTransaction {
+            try $0.execute(sql: "CREATE TEMP TRIGGER fail_append BEFORE INSERT ON main.events BEGIN SELECT RAISE(ABORT, 'simulated I/O failure'); END")
+        }
         expectVaultError(.io, "vault database", "simulated I/O failure") { try env.add(sampleBytes(300_000)) }
-        try env.sql("DROP TRIGGER fail_append")
+        try env.vault.database.writeWithoutTransaction { try $0.execute(sql: "DROP TRIGGER temp.fail_append") }
         #expect(try env.vault.replay().count == before)
         #expect(try FileManager.default.contentsOfDirectory(atPath: env.blobFolder).isEmpty, "the blob of the failed add was removed")
         #expect(env.findings().isEmpty, "\(env.findings())")
