@@ -128,15 +128,7 @@ public final class Vault: @unchecked Sendable {
     private static func openDatabase(folder: String, handle: FolderHandle, access: Access, creating: Bool = false) throws -> DatabaseQueue {
         try checkDatabaseFiles(in: handle)
         let display = handle.display(databaseName)
-        if !creating {
-            // evault's database is always in WAL mode: a rollback journal beside it was
-            // planted, and SQLite would "roll it back" into the file on the first read.
-            guard handle.entryType("\(databaseName)-journal") == .missing else {
-                throw VaultError(.integrity, "\(handle.display("\(databaseName)-journal")) exists, but evault never writes a rollback journal: refused, and the database left as it is",
-                                 hint: DatabaseRecognition.foreignHint)
-            }
-            try DatabaseRecognition.checkHeader(of: databaseName, in: handle)
-        }
+        if !creating { try DatabaseRecognition.checkBeforeOpening(databaseName, in: handle) }
         func configuration(_ access: Access) -> Configuration {
             var configuration = Configuration()
             configuration.readonly = access == .read
@@ -334,21 +326,23 @@ public final class Vault: @unchecked Sendable {
         let pin = try knownVaults?.pin(for: folder)
         let check: (LedgerState) throws -> Void = { [self] state in try anchor(state, pin: pin) }
         do {
-            return try database.writeWithoutTransaction { db in try Self.rebuildProjection(db, clearing: true, check: check) }
+            return try database.writeWithoutTransaction { db in
+                try Self.rebuildProjection(db, clearing: true, recognisingAs: folderHandle.display(Self.databaseName), check: check)
+            }
         } catch let error as DatabaseError where [.SQLITE_CORRUPT, .SQLITE_NOTADB].contains(error.resultCode.primaryResultCode) {
             return try rebuildIntoNewFile(check: check)
         }
     }
 
     /// Empties the projection tables and refills them from the `events` table, in one transaction.
-    private static func rebuildProjection(_ db: Database, clearing: Bool, check: (LedgerState) throws -> Void) throws -> Int {
+    /// With `display`, the file this connection holds is recognised first, under
+    /// the write lock (see `appendEvents`); a fresh file made by `rebuildIntoNewFile` needs no check.
+    private static func rebuildProjection(_ db: Database, clearing: Bool, recognisingAs display: String? = nil,
+                                          check: (LedgerState) throws -> Void) throws -> Int {
         var count = 0
         try db.inTransaction(.immediate) {
-            if clearing {
-                // The file this connection holds, under the write lock (see appendEvents).
-                _ = try DatabaseRecognition.recognise(db, display: "\(Self.databaseName)")
-                for table in Schema.projectionTables { try db.execute(sql: "DELETE FROM \(table)") }
-            }
+            if let display { _ = try DatabaseRecognition.recognise(db, display: display) }
+            if clearing { for table in Schema.projectionTables { try db.execute(sql: "DELETE FROM \(table)") } }
             var state = LedgerState()
             let rows = try StoredEvent.fetch(db)
             while let row = try rows.next() {

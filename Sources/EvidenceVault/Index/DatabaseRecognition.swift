@@ -22,8 +22,15 @@ enum DatabaseRecognition {
     /// Length of SQLite's database header.
     static let headerLength = 100
 
-    /// Checks the first bytes of the file, read through the vault folder's handle.
-    static func checkHeader(of name: String, in folder: FolderHandle) throws {
+    /// Checks 1: no rollback journal beside the file, and its first bytes, read
+    /// through the vault folder's handle, before SQLite opens it.
+    static func checkBeforeOpening(_ name: String, in folder: FolderHandle) throws {
+        // evault's database is always in WAL mode: a rollback journal beside it was
+        // planted, and SQLite would "roll it back" into the file on the first read.
+        guard folder.entryType("\(name)-journal") == .missing else {
+            throw VaultError(.integrity, "\(folder.display("\(name)-journal")) exists, but evault never writes a rollback journal: refused, and the database left as it is",
+                             hint: foreignHint)
+        }
         let display = folder.display(name)
         var header = [UInt8](repeating: 0, count: headerLength)
         let count: Int
