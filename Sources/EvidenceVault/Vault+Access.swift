@@ -87,12 +87,19 @@ extension LedgerState {
 /// thousand documents opens the group's epoch key (a sealed box) and the case
 /// key once, not once per row. Wrapped keys and sealed fields are read from
 /// their events through `SealedFields`.
+///
+/// Every epoch and case key is checked against the commitment recorded in the
+/// signed event that introduced it before it is used (Docs/FORMAT.md §6.5):
+/// a key sealed to this reader that differs from the one committed to, or a
+/// case wrap that opens to another key, is an integrity error naming the event.
 final class KeyRing {
     let actor: UnlockedIdentity
     let state: LedgerState
     let fields: SealedFields
-    private var epochKeys: [ObjectID: GroupEpochKey] = [:]
-    private var caseKeys: [ObjectID: CaseKey] = [:]
+    private struct EpochName: Hashable { let group: ObjectID; let epoch: UInt32 }
+    private struct GenerationName: Hashable { let theCase: ObjectID; let generation: UInt32 }
+    private var epochKeys: [EpochName: GroupEpochKey] = [:]
+    private var caseKeys: [GenerationName: CaseKey] = [:]
     private var caseFields: [ObjectID: SealedFields.CaseFields] = [:]
 
     init(actor: UnlockedIdentity, state: LedgerState, fields: SealedFields) {
@@ -106,18 +113,74 @@ final class KeyRing {
         state.groups[theCase.groupID]?.members[actor.fingerprint]?.role.canRead == true
     }
 
-    /// Opens the actor's wrap of the group's current epoch key.
+    /// The group's current epoch key, from the actor's newest seal.
     func epochKey(in group: LedgerState.Group, to action: String) throws -> GroupEpochKey {
-        if let key = epochKeys[group.id] { return key }
+        try epochKey(in: group, epoch: group.epoch, to: action)
+    }
+
+    /// The key of epoch `epoch`: the actor's newest seal opened and checked
+    /// against its commitment, then the prev chain followed down, each step
+    /// checked against its own commitment where one is recorded.
+    func epochKey(in group: LedgerState.Group, epoch: UInt32, to action: String) throws -> GroupEpochKey {
+        if let key = epochKeys[EpochName(group: group.id, epoch: epoch)] { return key }
         let member = try state.requireReader(actor, of: group, to: action)
-        let key: GroupEpochKey
-        do {
-            key = try KeyWrap.openEpochKey(member.wrap, groupID: group.id, epoch: member.epoch, with: actor)
-        } catch {
-            throw VaultError(.unreadable, "the epoch key of group \(group.name) sealed to you in ledger event \(member.sequence) by \(state.displayName(of: member.addedBy)) does not open: \(error)")
+        guard epoch >= 1, epoch <= member.epoch else {
+            throw VaultError(.unreadable, "epoch \(epoch) of group \(group.name) is not reachable from the key sealed to you (epoch \(member.epoch))")
         }
-        epochKeys[group.id] = key
-        return key
+        var current: GroupEpochKey
+        var number = member.epoch
+        if let known = epochKeys[EpochName(group: group.id, epoch: number)] {
+            current = known
+        } else {
+            do {
+                current = try KeyWrap.openEpochKey(member.wrap, groupID: group.id, epoch: member.epoch, with: actor)
+            } catch {
+                throw VaultError(.unreadable, "the epoch \(member.epoch) key of group \(group.name) sealed to you in ledger event \(member.wrapSequence) by \(state.displayName(of: Self.sealer(of: member, in: group))) does not open: \(error)")
+            }
+            try check(current, group: group, epoch: number,
+                      problem: "the epoch \(number) key of group \(group.name) sealed to \(state.displayName(of: actor.fingerprint)) in ledger event \(member.wrapSequence) by \(state.displayName(of: Self.sealer(of: member, in: group)))")
+            epochKeys[EpochName(group: group.id, epoch: number)] = current
+        }
+        while number > epoch {
+            let step = group.epochs[Int(number) - 1]
+            if let known = epochKeys[EpochName(group: group.id, epoch: number - 1)] {
+                current = known
+            } else {
+                guard let wrap = step.previousKeyWrap else { throw VaultError(.integrity, "epoch \(number) of group \(group.name) carries no previous key") }
+                do {
+                    current = try KeyWrap.unwrapPreviousKey(wrap, under: current, groupID: group.id, previousEpoch: number - 1)
+                } catch {
+                    throw VaultError(.integrity, "the epoch \(number - 1) key of group \(group.name) carried in ledger event \(step.sequence) does not open under epoch \(number)'s key: \(error)")
+                }
+                try check(current, group: group, epoch: number - 1,
+                          problem: "the epoch \(number - 1) key of group \(group.name) carried in ledger event \(step.sequence) by \(state.displayName(of: step.actor))")
+                epochKeys[EpochName(group: group.id, epoch: number - 1)] = current
+            }
+            number -= 1
+        }
+        return current
+    }
+
+    /// Who sealed a member's current wrap (the actor of that event).
+    private static func sealer(of member: LedgerState.Member, in group: LedgerState.Group) -> Fingerprint {
+        group.epochs.first { $0.sequence == member.wrapSequence }?.actor ?? member.addedBy
+    }
+
+    /// Refuses an epoch key that does not match the commitment of its epoch.
+    private func check(_ key: GroupEpochKey, group: LedgerState.Group, epoch: UInt32, problem: String) throws {
+        let record = group.epochs[Int(epoch) - 1]
+        guard let recorded = record.commitment else { return }  // epoch 1 of a version-1 group: nothing committed
+        let previous = epoch > 1 ? group.epochs[Int(epoch) - 2].commitment ?? KeyCommitment.none : KeyCommitment.none
+        guard KeyCommitment.matches(try KeyCommitment.epoch(key, groupID: group.id, epoch: epoch, previous: previous), recorded) else {
+            throw VaultError(.integrity, "\(problem) does not match the key committed to in ledger event \(record.sequence): a custodian gave different members different keys (the group may have been split); refused",
+                             hint: "do not add evidence to this group; tell its custodians and run 'evault verify --identity'")
+        }
+    }
+
+    /// The commitment a custodian records for a new epoch key (chained to the current one).
+    func commitment(forNext key: GroupEpochKey, of group: LedgerState.Group) throws -> [UInt8] {
+        try KeyCommitment.epoch(key, groupID: group.id, epoch: group.epoch + 1,
+                                previous: group.epochs.last?.commitment ?? KeyCommitment.none)
     }
 
     /// A case's wrapped key and sealed fields, read from its event once.
@@ -128,26 +191,43 @@ final class KeyRing {
         return found
     }
 
-    /// Unwraps a case's key under its group's epoch key.
+    /// The case key of the case's current generation.
     func caseKey(_ theCase: LedgerState.Case, to action: String) throws -> CaseKey {
-        if let key = caseKeys[theCase.id] { return key }
+        try caseKey(theCase, generation: theCase.generation, to: action)
+    }
+
+    /// Unwraps a case key generation under the epoch key it was made under,
+    /// checking it against its commitment.
+    func caseKey(_ theCase: LedgerState.Case, generation number: UInt32, to action: String) throws -> CaseKey {
+        if let key = caseKeys[GenerationName(theCase: theCase.id, generation: number)] { return key }
+        guard let generation = theCase.generation(number) else {
+            throw VaultError(.integrity, "case \(theCase.id.hex) has no key generation \(number)")
+        }
         let group = try state.group(of: theCase)
-        let epochKey = try epochKey(in: group, to: action)
-        let wrapped = try sealed(theCase).wrappedKey
+        let epochKey = try epochKey(in: group, epoch: generation.epoch, to: action)
+        let wrapped = number == 1 ? try sealed(theCase).wrappedKey : try fields.wrappedKey(of: theCase, generation: generation)
         let key: CaseKey
         do {
             key = try KeyWrap.unwrapCaseKey(wrapped, under: epochKey, groupID: group.id, caseID: theCase.id,
-                                            generation: theCase.generation, epoch: theCase.epoch)
+                                            generation: number, epoch: generation.epoch)
         } catch {
-            throw VaultError(.unreadable, "case \(theCase.id.hex) (ledger event \(theCase.sequence) by \(state.displayName(of: theCase.author))): its key does not unwrap: \(error)")
+            throw VaultError(.unreadable, "case \(theCase.id.hex) (ledger event \(generation.sequence) by \(state.displayName(of: generation.author))): its generation \(number) key does not unwrap: \(error)")
         }
-        caseKeys[theCase.id] = key
+        if let recorded = generation.commitment {
+            let previous = number > 1 ? theCase.generations[Int(number) - 2].commitment ?? KeyCommitment.none : KeyCommitment.none
+            let computed = try KeyCommitment.caseKey(key, groupID: group.id, caseID: theCase.id, generation: number,
+                                                     epoch: generation.epoch, previous: previous)
+            guard KeyCommitment.matches(computed, recorded) else {
+                throw VaultError(.integrity, "case \(theCase.id.hex): the generation \(number) key wrapped in ledger event \(generation.sequence) by \(state.displayName(of: generation.author)) does not match the key committed to there (a wrap that opens to different keys for different readers); refused")
+            }
+        }
+        caseKeys[GenerationName(theCase: theCase.id, generation: number)] = key
         return key
     }
 
-    /// A case's sealed reference or title, as strict UTF-8.
+    /// A case's sealed reference or title, as strict UTF-8 within the limits a writer enforces.
     func caseText(_ theCase: LedgerState.Case, field: String, to action: String) throws -> String {
-        let key = try caseKey(theCase, to: action)
+        let key = try caseKey(theCase, generation: 1, to: action)
         let box = try sealed(theCase)
         do {
             let bytes = try KeyWrap.openField(field == "reference" ? box.sealedReference : box.sealedTitle, caseKey: key,
@@ -155,6 +235,7 @@ final class KeyRing {
             guard let text = bytes.withUnsafeBytes({ String(validating: $0, as: UTF8.self) }) else {
                 throw VaultError(.unreadable, "is not UTF-8")
             }
+            guard field != "reference" || !text.isEmpty else { throw VaultError(.unreadable, "is empty") }
             return text
         } catch {
             throw VaultError(.unreadable, "case \(theCase.id.hex) (ledger event \(theCase.sequence) by \(state.displayName(of: theCase.author))): its sealed \(field) does not open: \(error)")
@@ -169,11 +250,11 @@ final class KeyRing {
         }
     }
 
-    /// A document's key and metadata.
+    /// A document's key and metadata, from its current record.
     func documentKeyAndMetadata(_ document: LedgerState.Document, to action: String) throws -> (DocumentKey, DocumentMetadata, DocumentRecord) {
         guard let theCase = state.cases[document.caseID] else { throw VaultError(.integrity, "document names a missing case") }
-        let caseKey = try caseKey(theCase, to: action)
         let record = try fields.record(of: document)
+        let caseKey = try caseKey(theCase, generation: record.generation, to: action)
         do {
             let key = try KeyWrap.unwrapDocumentKey(record.wrappedKey, under: caseKey, caseID: theCase.id, documentID: record.documentID,
                                                     version: record.version, generation: record.generation)
@@ -182,7 +263,15 @@ final class KeyRing {
             let metadata = try DocumentMetadata.decode(sealed.unprotectedCopy(), structure: "metadata")
             return (key, metadata, record)
         } catch {
-            throw VaultError(.unreadable, "document \(record.documentID.hex) (ledger event \(document.sequence) by \(state.displayName(of: document.author))): its key or metadata does not open: \(error)")
+            throw VaultError(.unreadable, "document \(record.documentID.hex) (ledger event \(document.recordSequence) by \(state.displayName(of: document.author))): its key or metadata does not open: \(error)")
         }
+    }
+
+    /// The reason sealed in a removal or rotation event, opened under the epoch it was sealed for.
+    func reason(at sequence: UInt64, group: LedgerState.Group, epoch: UInt32, typeCode: UInt8, member: Fingerprint?) throws -> String {
+        let box = try fields.sealedReason(at: sequence)
+        guard !box.isEmpty else { return "" }
+        let key = try epochKey(in: group, epoch: epoch, to: "read reasons")
+        return try KeyWrap.openReason(box, epochKey: key, groupID: group.id, epoch: epoch, typeCode: typeCode, member: member)
     }
 }

@@ -74,13 +74,14 @@ extension Vault {
         let groupID = try ObjectID.random()
         let epochKey = try GroupEpochKey.random()
         let wrap = try KeyWrap.sealEpochKey(epochKey, groupID: groupID, epoch: 1, to: actor.publicIdentity.encryptionKey)
+        let commitment = try KeyCommitment.epoch(epochKey, groupID: groupID, epoch: 1, previous: KeyCommitment.none)
         let (_, state) = try append(as: actor) { state in
             guard state.group(named: name) == nil else { throw VaultError(.alreadyExists, "a group named \"\(name)\" already exists") }
             // Group names are shown to everyone: two that cannot be told apart are refused (THREATS.md 43).
             if let existing = state.groups.values.first(where: { MemberName.collide($0.name, name) }) {
                 throw VaultError(.alreadyExists, "the group name \"\(name)\" cannot be told apart from the existing group \"\(existing.name)\" (\(existing.id.hex)): refused")
             }
-            return .groupCreated(groupID: groupID, name: name, epoch: 1, custodianWrap: wrap)
+            return .groupCreated(groupID: groupID, name: name, epoch: 1, custodianWrap: wrap, commitment: commitment)
         }
         return try summary(of: state.requireGroup(named: name), in: state)
     }
@@ -102,6 +103,9 @@ extension Vault {
             }
             // An input rule for what this vault records (the defence is escaping on output).
             try TextRules.requirePrintable(member.name, what: "the member's name")
+            guard !role.canRead || group.readers.count < Event.maxSeals else {
+                throw VaultError(.invalidInput, "group \(group.name) has \(Event.maxSeals) lawyers and custodians, the most one rotation can reach; admit readers to another group")
+            }
             var wrap: [UInt8] = []
             if role.canRead {
                 let epochKey = try keyRing(for: actor, state: state).epochKey(in: group, to: "admit members")
@@ -170,7 +174,9 @@ extension Vault {
                 caseID: caseID, groupID: group.id, epoch: group.epoch, generation: 1,
                 wrappedKey: try KeyWrap.wrapCaseKey(caseKey, under: epochKey, groupID: group.id, caseID: caseID, generation: 1, epoch: group.epoch),
                 sealedReference: try KeyWrap.sealField(Array(reference.utf8), caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "reference"),
-                sealedTitle: try KeyWrap.sealField(Array(title.utf8), caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "title"))
+                sealedTitle: try KeyWrap.sealField(Array(title.utf8), caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "title"),
+                commitment: try KeyCommitment.caseKey(caseKey, groupID: group.id, caseID: caseID, generation: 1, epoch: group.epoch,
+                                                      previous: KeyCommitment.none))
         }
         guard let created = state.cases[caseID] else { throw VaultError(.io, "case \(caseID.hex) was not recorded") }
         return caseSummary(created, in: state, keys: keyRing(for: actor, state: state))
@@ -239,9 +245,12 @@ extension Vault {
         let keys = keyRing(for: actor, state: state)
         let theCase = try state.resolveCase(caseText, keys: keys)
         _ = try state.requireReader(actor, of: state.group(of: theCase), to: "add documents to case \(theCase.id.hex)")
-        let caseKey = try keys.caseKey(theCase, to: "add documents to case \(theCase.id.hex)")
+        // The key the documents will be wrapped under opens (and matches its commitment) before any blob is written.
+        if theCase.epoch == (try state.group(of: theCase)).epoch { _ = try keys.caseKey(theCase, to: "add documents to case \(theCase.id.hex)") } else {
+            _ = try keys.epochKey(in: state.group(of: theCase), to: "add documents to case \(theCase.id.hex)")
+        }
         var written: [[UInt8]] = []
-        var prepared: [(DocumentRecord, DocumentMetadata)] = []
+        var encryptedFiles: [(DocumentKey, DocumentMetadata, ObjectID, EncryptedDocument)] = []
         do {
             for file in files {
                 let documentID = try ObjectID.random()
@@ -257,21 +266,37 @@ extension Vault {
                 let metadata = DocumentMetadata(fileName: (file.path as NSString).lastPathComponent, title: file.title, kind: file.kind,
                                                 tags: file.tags, size: encrypted.plaintextSize, commitmentSalt: encrypted.commitmentSalt,
                                                 plaintextCommitment: encrypted.plaintextCommitment)
-                let record = DocumentRecord(
-                    documentID: documentID, caseID: theCase.id, version: 1, generation: theCase.generation,
-                    wrappedKey: try KeyWrap.wrapDocumentKey(documentKey, under: caseKey, caseID: theCase.id, documentID: documentID,
-                                                            version: 1, generation: theCase.generation),
-                    blobHash: encrypted.blobHash, blobSize: encrypted.blobSize,
-                    sealedMetadata: try KeyWrap.sealField(metadata.encoded(), caseKey: caseKey, caseID: theCase.id, objectID: documentID,
-                                                          version: 1, field: "metadata"))
-                prepared.append((record, metadata))
+                encryptedFiles.append((documentKey, metadata, documentID, encrypted))
             }
-            let (events, _) = try appendEvents(as: actor, state: state) { _ in prepared.map { .documentAdded($0.0) } }
-            return zip(events, prepared).map { event, item in
+            // The document keys are wrapped inside the transaction, against the ledger as it
+            // is then: if a rotation landed since the blobs were written, they are wrapped
+            // under a new generation of the case key made under the new epoch (the blobs,
+            // encrypted under their own document keys, need no change).
+            var records: [DocumentRecord] = []
+            let (events, committed) = try appendEvents(as: actor, state: state) { current in
+                guard let now = current.cases[theCase.id] else { throw VaultError(.integrity, "case \(theCase.id.hex) vanished") }
+                let keys = keyRing(for: actor, state: current)
+                _ = try current.requireReader(actor, of: current.group(of: now), to: "add documents to case \(now.id.hex)")
+                var bodies: [EventBody] = []
+                let (caseKey, generation, rekey) = try currentCaseKey(now, keys: keys, as: actor)
+                if let rekey { bodies.append(rekey) }
+                records = try encryptedFiles.map { documentKey, metadata, documentID, encrypted in
+                    DocumentRecord(
+                        documentID: documentID, caseID: now.id, version: 1, generation: generation,
+                        wrappedKey: try KeyWrap.wrapDocumentKey(documentKey, under: caseKey, caseID: now.id, documentID: documentID,
+                                                                version: 1, generation: generation),
+                        blobHash: encrypted.blobHash, blobSize: encrypted.blobSize,
+                        sealedMetadata: try KeyWrap.sealField(metadata.encoded(), caseKey: caseKey, caseID: now.id, objectID: documentID,
+                                                              version: 1, field: "metadata"))
+                }
+                return bodies + records.map { .documentAdded($0) }
+            }
+            let added = events.filter { if case .documentAdded = $0.body { return true } else { return false } }
+            return zip(added, zip(records, encryptedFiles)).map { event, item in
                 DocumentSummary(id: item.0.documentID, caseID: theCase.id, version: 1, blobHash: item.0.blobHash,
-                                blobSize: item.0.blobSize, author: actor.fingerprint, authorName: state.displayName(of: actor.fingerprint),
+                                blobSize: item.0.blobSize, author: actor.fingerprint, authorName: committed.displayName(of: actor.fingerprint),
                                 added: Date(timeIntervalSince1970: TimeInterval(event.time)), sequence: event.sequence,
-                                metadata: item.1, problem: nil)
+                                metadata: item.1.1, problem: nil)
             }
         } catch {
             // Blobs are durable but no event names them: remove them rather than leave orphans.
@@ -281,6 +306,27 @@ extension Vault {
                              files.count > 1 ? "\(reason); none of the \(files.count) files was added" : "\(reason); nothing was recorded",
                              hint: (error as? VaultError)?.hintText)
         }
+    }
+
+    /// The key new documents of `theCase` are wrapped under: its current
+    /// generation if that was made under the group's current epoch; otherwise a
+    /// new generation, returned with the `case.rekey` event that records it
+    /// (to be appended in the same transaction, before the documents).
+    func currentCaseKey(_ theCase: LedgerState.Case, keys: KeyRing, as actor: UnlockedIdentity) throws -> (CaseKey, UInt32, EventBody?) {
+        let group = try keys.state.group(of: theCase)
+        if theCase.epoch == group.epoch {
+            return (try keys.caseKey(theCase, to: "add documents to case \(theCase.id.hex)"), theCase.generation, nil)
+        }
+        let epochKey = try keys.epochKey(in: group, to: "add documents to case \(theCase.id.hex)")
+        let caseKey = try CaseKey.random()
+        let generation = theCase.generation + 1
+        let previous = theCase.generations.last?.commitment ?? KeyCommitment.none
+        let body = EventBody.caseRekeyed(
+            caseID: theCase.id, groupID: group.id, epoch: group.epoch, generation: generation,
+            wrappedKey: try KeyWrap.wrapCaseKey(caseKey, under: epochKey, groupID: group.id, caseID: theCase.id, generation: generation, epoch: group.epoch),
+            commitment: try KeyCommitment.caseKey(caseKey, groupID: group.id, caseID: theCase.id, generation: generation, epoch: group.epoch,
+                                                  previous: previous))
+        return (caseKey, generation, body)
     }
 
     /// The documents of a case (metadata for readers). A document whose key or

@@ -60,3 +60,13 @@ public enum KeyedHash {
         return out
     }
 }
+
+/// Comparison of secret-derived values without timing that depends on where they differ.
+public enum ConstantTime {
+    /// `sodium_memcmp`: true when both arrays have the same length and bytes.
+    public static func equal(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        guard !lhs.isEmpty else { return true }
+        return lhs.withUnsafeBytes { l in rhs.withUnsafeBytes { r in sodium_memcmp(l.baseAddress!, r.baseAddress!, lhs.count) == 0 } }
+    }
+}

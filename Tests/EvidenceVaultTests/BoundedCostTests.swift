@@ -35,7 +35,8 @@ struct BoundedCostTests {
         let state = try env.vault.replay()
         let group = try state.requireGroup(named: "wg")
         let body = EventBody.caseCreated(caseID: try .random(), groupID: group.id, epoch: 1, generation: 1, wrappedKey: [UInt8](repeating: 1, count: 72),
-                                         sealedReference: [UInt8](repeating: 2, count: 8192), sealedTitle: [UInt8](repeating: 3, count: 40))
+                                         sealedReference: [UInt8](repeating: 2, count: 8192), sealedTitle: [UInt8](repeating: 3, count: 40),
+                                         commitment: [UInt8](repeating: 4, count: 32))
         let event = try Event(sequence: state.count, previousHash: state.headHash, time: 0, signer: env.lawyer, body: body)
         #expect(throws: FormatError.self) { _ = try Event.decode(event.encoded) }
     }

@@ -59,7 +59,9 @@ struct UnreadableRecordTests {
                              wrappedKey: try KeyWrap.wrapCaseKey(caseKey, under: epochKey, groupID: group.id, caseID: caseID, generation: 1, epoch: 1),
                              sealedReference: try KeyWrap.sealField(Array("BROKEN-\(index)".utf8), caseKey: caseKey, caseID: caseID, objectID: caseID,
                                                                     version: 1, field: "reference"),
-                             sealedTitle: sealedTitle)
+                             sealedTitle: sealedTitle,
+                             commitment: try KeyCommitment.caseKey(caseKey, groupID: group.id, caseID: caseID, generation: 1, epoch: 1,
+                                                                   previous: KeyCommitment.none))
             }
             made.append(caseID)
         }

@@ -40,14 +40,18 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             inspect(name: file.publicIdentity.name)
         case .event:
             guard let event = try? Event.decode(bytes) else { return false }
-            let reencoded = Event.encodeUnsigned(sequence: event.sequence, previousHash: event.previousHash, time: event.time,
-                                                 actor: event.actor, body: event.body) + event.signature
+            guard let unsigned = try? Event.encodeUnsigned(version: event.version, sequence: event.sequence, previousHash: event.previousHash,
+                                                           time: event.time, actor: event.actor, body: event.body) else {
+                check(false, "a decoded event does not encode")
+                return true
+            }
+            let reencoded = unsigned + event.signature
             check(reencoded == bytes, "event does not re-encode to its input")
             check(event.hash == SHA256Stream.hash(bytes), "event hash is not SHA-256 of its bytes")
             switch event.body {
             case .genesis(_, let creator): inspect(name: creator.name)
             case .memberAdded(_, let member, _, _, _): inspect(name: member.name)
-            case .groupCreated(_, let name, _, _): inspect(name: name)
+            case .groupCreated(_, let name, _, _, _): inspect(name: name)
             default: break
             }
         case .blobHeader:

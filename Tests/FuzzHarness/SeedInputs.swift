@@ -13,14 +13,27 @@ public enum SeedInputs {
         let groupID = try ObjectID.random(), caseID = try ObjectID.random(), documentID = try ObjectID.random()
         let bodies: [EventBody] = [
             .genesis(vaultID: try .random(), creator: creator.publicIdentity),
-            .groupCreated(groupID: groupID, name: "Istanbul team", epoch: 1, custodianWrap: try Random.bytes(120)),
+            .groupCreated(groupID: groupID, name: "Istanbul team", epoch: 1, custodianWrap: try Random.bytes(120), commitment: try Random.bytes(32)),
             .memberAdded(groupID: groupID, member: lawyer.publicIdentity, role: .lawyer, epoch: 1, wrap: try Random.bytes(120)),
             .caseCreated(caseID: caseID, groupID: groupID, epoch: 1, generation: 1, wrappedKey: try Random.bytes(72),
-                         sealedReference: try Random.bytes(60), sealedTitle: try Random.bytes(80)),
+                         sealedReference: try Random.bytes(60), sealedTitle: try Random.bytes(80), commitment: try Random.bytes(32)),
             .documentAdded(DocumentRecord(documentID: documentID, caseID: caseID, version: 1, generation: 1,
                                           wrappedKey: try Random.bytes(72), blobHash: try Random.bytes(32), blobSize: 4242,
                                           sealedMetadata: try Random.bytes(200))),
             .documentExported(documentID: documentID, caseID: caseID),
+            .epochRotated(groupID: groupID, sealedReason: try Random.bytes(60),
+                          rotation: Rotation(epoch: 2, commitment: try Random.bytes(32), previousKeyWrap: try Random.bytes(72),
+                                             seals: [.init(member: creator.fingerprint, wrap: try Random.bytes(106)),
+                                                     .init(member: lawyer.fingerprint, wrap: try Random.bytes(106))])),
+            .memberRemoved(groupID: groupID, member: lawyer.fingerprint, sealedReason: [],
+                           rotation: Rotation(epoch: 3, commitment: try Random.bytes(32), previousKeyWrap: try Random.bytes(72),
+                                              seals: [.init(member: creator.fingerprint, wrap: try Random.bytes(106))])),
+            .memberRemoved(groupID: groupID, member: lawyer.fingerprint, sealedReason: try Random.bytes(50), rotation: nil),
+            .caseRekeyed(caseID: caseID, groupID: groupID, epoch: 3, generation: 2, wrappedKey: try Random.bytes(72), commitment: try Random.bytes(32)),
+            .documentReencrypted(Reencryption(documentID: documentID, caseID: caseID, generation: 2, wrappedKey: try Random.bytes(72),
+                                              oldBlobHash: try Random.bytes(32), blobHash: try Random.bytes(32), blobSize: 4242,
+                                              sealedMetadata: try Random.bytes(200))),
+            .epochConfirmed(groupID: groupID, epoch: 3, commitment: try Random.bytes(32)),
         ]
         var previous = zero
         var events: [[UInt8]] = []

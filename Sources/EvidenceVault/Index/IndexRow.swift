@@ -69,6 +69,8 @@ struct IndexRow: Hashable {
     static let primaryKeys: [String: [String]] = [
         "vault": ["id"], "identities": ["fingerprint"], "groups": ["id"],
         "members": ["group_id", "fingerprint"], "cases": ["id"], "documents": ["id"],
+        "epochs": ["group_id", "epoch"], "seals": ["group_id", "epoch", "fingerprint"], "removals": ["seq"],
+        "case_generations": ["case_id", "generation"], "reencryptions": ["seq"], "confirmations": ["group_id", "epoch", "fingerprint"],
     ]
 
     init(table: String, _ columns: [String: DatabaseValueConvertible]) {
@@ -104,8 +106,9 @@ struct IndexRow: Hashable {
                 IndexRow(table: "vault", ["id": Data(vaultID.rawValue), "creator": actor, "created": time, "seq": seq]),
                 identityRow(creator, seq: seq),
             ]
-        case .groupCreated(let groupID, let name, let epoch, let wrap):
-            return [
+        case .groupCreated(let groupID, let name, let epoch, let wrap, let commitment):
+            return (commitment.map { [epochRow(groupID: groupID, epoch: epoch, commitment: $0, previous: [], actor: actor, time: time, seq: seq)] } ?? [])
+                + [
                 IndexRow(table: "groups", ["id": Data(groupID.rawValue), "name": name, "epoch": Int64(epoch), "creator": actor,
                                            "created": time, "seq": seq]),
                 IndexRow(table: "members", ["group_id": Data(groupID.rawValue), "fingerprint": actor, "role": Role.custodian.description,
@@ -117,8 +120,10 @@ struct IndexRow: Hashable {
                                                     "added_by": actor, "added": time, "seq": seq])]
             if state.identities[member.fingerprint] == nil { rows.append(identityRow(member, seq: seq)) }
             return rows
-        case .caseCreated(let caseID, let groupID, let epoch, let generation, let wrappedKey, let reference, let title):
-            return [IndexRow(table: "cases", ["id": Data(caseID.rawValue), "group_id": Data(groupID.rawValue), "epoch": Int64(epoch),
+        case .caseCreated(let caseID, let groupID, let epoch, let generation, let wrappedKey, let reference, let title, let commitment):
+            return (commitment.map { [generationRow(caseID: caseID, generation: generation, epoch: epoch, wrappedKey: wrappedKey,
+                                                   commitment: $0, actor: actor, time: time, seq: seq)] } ?? [])
+                + [IndexRow(table: "cases", ["id": Data(caseID.rawValue), "group_id": Data(groupID.rawValue), "epoch": Int64(epoch),
                                               "generation": Int64(generation), "wrapped_key": Data(wrappedKey),
                                               "sealed_reference": Data(reference), "sealed_title": Data(title),
                                               "author": actor, "created": time, "seq": seq])]
@@ -130,7 +135,45 @@ struct IndexRow: Hashable {
                                                   "author": actor, "added": time, "seq": seq])]
         case .documentExported:
             return []  // custody only: the ledger and `evault log` show it
+        case .memberRemoved(let groupID, let member, let reason, let rotation):
+            return [IndexRow(table: "removals", ["seq": seq, "group_id": Data(groupID.rawValue), "fingerprint": Data(member.rawValue),
+                                                 "sealed_reason": Data(reason), "removed_by": actor, "removed": time])]
+                + (rotation.map { rotationRows($0, groupID: groupID, actor: actor, time: time, seq: seq) } ?? [])
+        case .epochRotated(let groupID, _, let rotation):
+            return rotationRows(rotation, groupID: groupID, actor: actor, time: time, seq: seq)
+        case .caseRekeyed(let caseID, _, let epoch, let generation, let wrappedKey, let commitment):
+            return [generationRow(caseID: caseID, generation: generation, epoch: epoch, wrappedKey: wrappedKey, commitment: commitment,
+                                  actor: actor, time: time, seq: seq)]
+        case .documentReencrypted(let record):
+            return [IndexRow(table: "reencryptions", ["seq": seq, "document_id": Data(record.documentID.rawValue), "case_id": Data(record.caseID.rawValue),
+                                                      "generation": Int64(record.generation), "wrapped_key": Data(record.wrappedKey),
+                                                      "old_blob_hash": Data(record.oldBlobHash), "blob_hash": Data(record.blobHash),
+                                                      "blob_size": Int64(bitPattern: record.blobSize), "sealed_metadata": Data(record.sealedMetadata),
+                                                      "author": actor, "added": time])]
+        case .epochConfirmed(let groupID, let epoch, _):
+            return [IndexRow(table: "confirmations", ["group_id": Data(groupID.rawValue), "epoch": Int64(epoch), "fingerprint": actor, "seq": seq])]
         }
+    }
+
+    private static func epochRow(groupID: ObjectID, epoch: UInt32, commitment: [UInt8], previous: [UInt8], actor: Data, time: Int64, seq: Int64) -> IndexRow {
+        IndexRow(table: "epochs", ["group_id": Data(groupID.rawValue), "epoch": Int64(epoch), "commitment": Data(commitment),
+                                   "previous_key_wrap": Data(previous), "actor": actor, "created": time, "seq": seq])
+    }
+
+    private static func rotationRows(_ rotation: Rotation, groupID: ObjectID, actor: Data, time: Int64, seq: Int64) -> [IndexRow] {
+        [epochRow(groupID: groupID, epoch: rotation.epoch, commitment: rotation.commitment, previous: rotation.previousKeyWrap,
+                  actor: actor, time: time, seq: seq)]
+            + rotation.seals.map { seal in
+                IndexRow(table: "seals", ["group_id": Data(groupID.rawValue), "epoch": Int64(rotation.epoch),
+                                          "fingerprint": Data(seal.member.rawValue), "wrap": Data(seal.wrap), "seq": seq])
+            }
+    }
+
+    private static func generationRow(caseID: ObjectID, generation: UInt32, epoch: UInt32, wrappedKey: [UInt8], commitment: [UInt8],
+                                      actor: Data, time: Int64, seq: Int64) -> IndexRow {
+        IndexRow(table: "case_generations", ["case_id": Data(caseID.rawValue), "generation": Int64(generation), "epoch": Int64(epoch),
+                                             "wrapped_key": Data(wrappedKey), "commitment": Data(commitment), "author": actor,
+                                             "created": time, "seq": seq])
     }
 
     private static func identityRow(_ identity: PublicIdentity, seq: Int64) -> IndexRow {

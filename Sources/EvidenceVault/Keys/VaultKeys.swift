@@ -138,3 +138,108 @@ enum KeyWrap {
                       key: caseKey.key, what: "\(field) of \(objectID.hex)")
     }
 }
+
+/// Commitments to epoch and case keys (Docs/FORMAT.md §6.5), written in the
+/// signed event that introduces each key and checked by every reader before the
+/// key is used: one signed event then has one meaning for every reader, because
+/// no second key matches a commitment (a custodian cannot seal one key to some
+/// members and another to others, nor make a wrap that opens under two keys).
+///
+/// `C = BLAKE2b-256(key = K, message = label || ids || number(s) || C_previous)`;
+/// keyed BLAKE2b is a PRF, so `C` reveals nothing of `K`; finding a second key
+/// with the same `C` is a BLAKE2b collision.
+enum KeyCommitment {
+    /// The commitment before the first key, and after an uncommitted (version 1) one.
+    static let none = [UInt8](repeating: 0, count: 32)
+
+    /// `C_e` of a group's epoch `epoch`.
+    static func epoch(_ key: GroupEpochKey, groupID: ObjectID, epoch: UInt32, previous: [UInt8]) throws -> [UInt8] {
+        var message = ByteWriter()
+        message.raw(Array("evidencevault/epoch-commitment/v1".utf8))
+        message.id(groupID)
+        message.u32(epoch)
+        message.raw(previous)
+        return try KeyedHash.blake2b(message.bytes, key: key.key.bytes)
+    }
+
+    /// `CC_g` of a case's key generation `generation`, made under epoch `epoch`.
+    static func caseKey(_ key: CaseKey, groupID: ObjectID, caseID: ObjectID, generation: UInt32, epoch: UInt32,
+                        previous: [UInt8]) throws -> [UInt8] {
+        var message = ByteWriter()
+        message.raw(Array("evidencevault/case-commitment/v1".utf8))
+        message.id(groupID)
+        message.id(caseID)
+        message.u32(generation)
+        message.u32(epoch)
+        message.raw(previous)
+        return try KeyedHash.blake2b(message.bytes, key: key.key.bytes)
+    }
+
+    /// Constant-time comparison of a computed commitment with the recorded one.
+    static func matches(_ computed: [UInt8], _ recorded: [UInt8]) -> Bool {
+        computed.count == recorded.count && ConstantTime.equal(computed, recorded)
+    }
+}
+
+extension KeyWrap {
+    // MARK: previous epoch key under a subkey of the next (the prev chain)
+
+    /// The key that wraps epoch `e - 1`'s key in epoch `e`'s rotation:
+    /// `crypto_kdf_derive_from_key(32, 1, "EVprevEK", K_e)`.
+    static func previousKeyWrappingKey(_ epochKey: GroupEpochKey) throws -> SymmetricKey {
+        try epochKey.key.derive(subkeyID: 1, context: "EVprevEK")
+    }
+
+    static func previousKeyContext(groupID: ObjectID, previousEpoch: UInt32) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.raw(Array("evidencevault/previous-epoch-key/v1".utf8))
+        writer.id(groupID)
+        writer.u32(previousEpoch)
+        return writer.bytes
+    }
+
+    /// Wraps `previous` (epoch `previousEpoch`) under a subkey of `next`.
+    static func wrapPreviousKey(_ previous: GroupEpochKey, under next: GroupEpochKey, groupID: ObjectID, previousEpoch: UInt32) throws -> [UInt8] {
+        try AEAD.seal(previous.key.bytes, associatedData: previousKeyContext(groupID: groupID, previousEpoch: previousEpoch),
+                      key: previousKeyWrappingKey(next))
+    }
+
+    /// Opens the previous epoch's key from a rotation's wrap.
+    static func unwrapPreviousKey(_ box: [UInt8], under next: GroupEpochKey, groupID: ObjectID, previousEpoch: UInt32) throws -> GroupEpochKey {
+        GroupEpochKey(try SymmetricKey(bytes: AEAD.open(box, associatedData: previousKeyContext(groupID: groupID, previousEpoch: previousEpoch),
+                                                        key: previousKeyWrappingKey(next), what: "epoch \(previousEpoch) key of group \(groupID.hex)")))
+    }
+
+    // MARK: reasons sealed for the group's readers
+
+    /// Associated data of a sealed reason: label, group id, epoch the reason is
+    /// sealed under, event type, and the removed member (32 zero bytes for a rotation).
+    static func reasonContext(groupID: ObjectID, epoch: UInt32, typeCode: UInt8, member: Fingerprint?) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.raw(Array("evidencevault/reason/v1".utf8))
+        writer.id(groupID)
+        writer.u32(epoch)
+        writer.u8(typeCode)
+        writer.raw(member?.rawValue ?? KeyCommitment.none)
+        return writer.bytes
+    }
+
+    /// Seals a `--reason` text under the epoch key in effect after the event (empty text: empty field).
+    static func sealReason(_ text: String, epochKey: GroupEpochKey, groupID: ObjectID, epoch: UInt32, typeCode: UInt8,
+                           member: Fingerprint?) throws -> [UInt8] {
+        guard !text.isEmpty else { return [] }
+        return try AEAD.seal(Array(text.utf8), associatedData: reasonContext(groupID: groupID, epoch: epoch, typeCode: typeCode, member: member),
+                             key: epochKey.key)
+    }
+
+    static func openReason(_ box: [UInt8], epochKey: GroupEpochKey, groupID: ObjectID, epoch: UInt32, typeCode: UInt8,
+                           member: Fingerprint?) throws -> String {
+        guard !box.isEmpty else { return "" }
+        let bytes = try AEAD.open(box, associatedData: reasonContext(groupID: groupID, epoch: epoch, typeCode: typeCode, member: member),
+                                  key: epochKey.key, what: "sealed reason")
+        guard let text = bytes.withUnsafeBytes({ String(validating: $0, as: UTF8.self) }) else {
+            throw VaultError(.unreadable, "sealed reason is not UTF-8")
+        }
+        return text
+    }
+}

@@ -22,48 +22,107 @@ public struct LedgerViolation: Error, Sendable, CustomStringConvertible {
 /// number of the signed event that holds them, and `SealedFields` reads them
 /// back, checked against the event's hash, only when a reader needs them.
 public struct LedgerState: Sendable {
-    /// A member of a working group.
+    /// A current member of a working group.
     public struct Member: Sendable, Equatable {
         public let identity: PublicIdentity
         public let role: Role
-        public let epoch: UInt32
-        public let wrap: [UInt8]
+        /// The epoch of the newest key sealed to them (through the prev chain it opens every earlier one).
+        public internal(set) var epoch: UInt32
+        /// That seal.
+        public internal(set) var wrap: [UInt8]
         public let addedBy: Fingerprint
+        /// The `member.add` (or `group.create`) event that admitted them.
         public let sequence: UInt64
+        /// The event holding `wrap`: the admission, or the latest rotation.
+        public internal(set) var wrapSequence: UInt64
+    }
+
+    /// One epoch of a group: its commitment (nil for epoch 1 of a group made by
+    /// version 1) and, from epoch 2 on, the previous epoch's key wrapped under it.
+    public struct Epoch: Sendable {
+        public let number: UInt32
+        public let commitment: [UInt8]?
+        public let previousKeyWrap: [UInt8]?
+        /// The event that introduced it (`group.create`, `member.remove` or `epoch.rotate`).
+        public let sequence: UInt64
+        public let actor: Fingerprint
+        /// Readers who signed `epoch.confirm` for it.
+        public internal(set) var confirmedBy: Set<Fingerprint> = []
+    }
+
+    /// A member's removal from a group.
+    public struct Removal: Sendable {
+        public let member: Fingerprint
+        public let role: Role
+        /// The newest epoch whose key they held (0 for an auditor: none).
+        public let lastEpoch: UInt32
+        public let admittedAt: UInt64
+        public let removedBy: Fingerprint
+        public let sequence: UInt64
+        public let time: UInt64
     }
 
     /// A working group.
     public struct Group: Sendable {
         public let id: ObjectID
         public let name: String
-        public let epoch: UInt32
         public let creator: Fingerprint
         public let sequence: UInt64
         public var members: [Fingerprint: Member]
+        /// Epochs 1, 2, ... in order (`epochs[e - 1]` is epoch `e`).
+        public internal(set) var epochs: [Epoch]
+        /// Removals, in ledger order.
+        public internal(set) var removals: [Removal] = []
+        /// The current epoch.
+        public var epoch: UInt32 { UInt32(epochs.count) }
+        /// Current lawyers and custodians.
+        public var readers: [Fingerprint] { members.values.filter { $0.role.canRead }.map(\.identity.fingerprint) }
     }
 
-    /// A case; its wrapped key and sealed fields stay in event `sequence`.
+    /// One key generation of a case: made under `epoch`, introduced by event `sequence`.
+    public struct Generation: Sendable {
+        public let number: UInt32
+        public let epoch: UInt32
+        /// nil for generation 1 of a case opened by version 1.
+        public let commitment: [UInt8]?
+        public let sequence: UInt64
+        public let author: Fingerprint
+    }
+
+    /// A case; its sealed reference and title stay in event `sequence`, each generation's wrapped key in its event.
     public struct Case: Sendable {
         public let id: ObjectID
         public let groupID: ObjectID
-        public let epoch: UInt32
-        public let generation: UInt32
         public let author: Fingerprint
         public let time: UInt64
         public let sequence: UInt64
+        /// Generations 1, 2, ... in order.
+        public internal(set) var generations: [Generation]
+        /// The current generation.
+        public var generation: UInt32 { UInt32(generations.count) }
+        /// The epoch the current generation was made under.
+        public var epoch: UInt32 { generations.last?.epoch ?? 0 }
+        /// Generation `number`, if it exists.
+        public func generation(_ number: UInt32) -> Generation? {
+            number >= 1 && Int(number) <= generations.count ? generations[Int(number) - 1] : nil
+        }
     }
 
-    /// A document; its wrapped key and sealed metadata stay in event `sequence`.
+    /// A document; its wrapped key and sealed metadata stay in event `recordSequence`.
     public struct Document: Sendable {
         public let documentID: ObjectID
         public let caseID: ObjectID
         public let version: UInt32
-        public let generation: UInt32
-        public let blobHash: [UInt8]
-        public let blobSize: UInt64
+        /// The generation the current document key is wrapped under.
+        public internal(set) var generation: UInt32
+        public internal(set) var blobHash: [UInt8]
+        public internal(set) var blobSize: UInt64
         public let author: Fingerprint
         public let time: UInt64
+        /// The `document.add` event.
         public let sequence: UInt64
+        /// The event holding the current key, blob and metadata: the add, or the latest `document.reencrypt`.
+        public internal(set) var recordSequence: UInt64
     }
 
     public private(set) var vaultID: ObjectID?
@@ -76,8 +135,16 @@ public struct LedgerState: Sendable {
     public private(set) var documents: [ObjectID: Document] = [:]
     /// Document ids of each case, in ledger order.
     public private(set) var caseDocuments: [ObjectID: [ObjectID]] = [:]
-    /// Hex names of every blob the ledger names.
+    /// Hex names of every blob the ledger ever named (current and superseded).
     public private(set) var blobNames: Set<String> = []
+    /// Blobs superseded by `document.reencrypt`, with that event's sequence number: `clean` removes them.
+    public private(set) var supersededBlobs: [String: UInt64] = [:]
+    /// Every key commitment recorded so far: one key, one commitment, never reused.
+    private var commitments: Set<[UInt8]> = []
+    /// The highest event version applied: no older version may follow (no downgrade).
+    public private(set) var highestVersion: UInt8 = 0
+    /// The vault creator was removed from a group: their vault-level right (creating groups) ends.
+    public private(set) var creatorRevoked = false
     /// The hash of every event applied, by sequence number (to check a remembered head).
     public private(set) var eventHashes: [[UInt8]] = []
     /// Identities by the comparison key of their name (`MemberName.key`): more than one means a collision.
@@ -164,23 +231,30 @@ public struct LedgerState: Sendable {
             throw violation("signature by \(signer.name) (\(event.actor.readable)) does not verify for a \(event.body.action) event")
         }
 
+        guard event.version >= highestVersion else {
+            throw violation("a version-\(event.version) event after version-\(highestVersion) events: older formats may not follow newer ones")
+        }
+
         switch event.body {
         case .genesis(let vaultID, let creator):
             self.vaultID = vaultID
             self.creator = creator.fingerprint
             admit(creator)
 
-        case .groupCreated(let groupID, let name, let epoch, let wrap):
-            guard event.actor == creator || isCustodianAnywhere(event.actor) else {
-                throw violation("\(signer.name) may not create groups: only the vault creator or a custodian may")
+        case .groupCreated(let groupID, let name, let epoch, let wrap, let commitment):
+            guard (event.actor == creator && !creatorRevoked) || isCustodianAnywhere(event.actor) else {
+                throw violation("\(signer.name) may not create groups: only the vault creator (unless removed from a group) or a custodian may")
             }
             guard groups[groupID] == nil else { throw violation("group \(groupID.hex) already exists") }
             guard group(named: name) == nil else { throw violation("a group named \"\(name)\" already exists") }
             guard epoch == 1 else { throw violation("a new group must start at epoch 1") }
             guard !wrap.isEmpty else { throw violation("the creating custodian received no epoch key") }
-            let founder = Member(identity: signer, role: .custodian, epoch: epoch, wrap: wrap, addedBy: event.actor, sequence: event.sequence)
-            groups[groupID] = Group(id: groupID, name: name, epoch: epoch, creator: event.actor, sequence: event.sequence,
-                                    members: [event.actor: founder])
+            if let commitment { try record(commitment, violation) }
+            let founder = Member(identity: signer, role: .custodian, epoch: epoch, wrap: wrap, addedBy: event.actor, sequence: event.sequence,
+                                 wrapSequence: event.sequence)
+            groups[groupID] = Group(id: groupID, name: name, creator: event.actor, sequence: event.sequence,
+                                    members: [event.actor: founder],
+                                    epochs: [Epoch(number: 1, commitment: commitment, previousKeyWrap: nil, sequence: event.sequence, actor: event.actor)])
             groupIDsByName[name] = groupID
 
         case .memberAdded(let groupID, let member, let role, let epoch, let wrap):
@@ -188,10 +262,10 @@ public struct LedgerState: Sendable {
             // In place: the group (and its member table) is never copied per event.
             groups[groupID]?.members[member.fingerprint] = Member(identity: identities[member.fingerprint] ?? member, role: role,
                                                                   epoch: epoch, wrap: wrap, addedBy: event.actor,
-                                                                  sequence: event.sequence)
+                                                                  sequence: event.sequence, wrapSequence: event.sequence)
             admit(member)
 
-        case .caseCreated(let caseID, let groupID, let epoch, let generation, let wrappedKey, let reference, let title):
+        case .caseCreated(let caseID, let groupID, let epoch, let generation, let wrappedKey, let reference, let title, let commitment):
             guard let group = groups[groupID] else { throw violation("group \(groupID.hex) does not exist") }
             guard group.members[event.actor]?.role.canRead == true else {
                 throw violation("\(signer.name) is not a lawyer or custodian of group \(group.name): may not open cases in it")
@@ -199,8 +273,9 @@ public struct LedgerState: Sendable {
             guard cases[caseID] == nil else { throw violation("case \(caseID.hex) already exists") }
             guard !wrappedKey.isEmpty, !reference.isEmpty, !title.isEmpty else { throw violation("case \(caseID.hex) lacks its wrapped key or sealed fields") }
             guard epoch == group.epoch, generation == 1 else { throw violation("case key must be generation 1 under the current epoch") }
-            cases[caseID] = Case(id: caseID, groupID: groupID, epoch: epoch, generation: generation, author: event.actor,
-                                 time: event.time, sequence: event.sequence)
+            if let commitment { try record(commitment, violation) }
+            cases[caseID] = Case(id: caseID, groupID: groupID, author: event.actor, time: event.time, sequence: event.sequence,
+                                 generations: [Generation(number: 1, epoch: epoch, commitment: commitment, sequence: event.sequence, author: event.actor)])
 
         case .documentAdded(let record):
             guard let theCase = cases[record.caseID] else { throw violation("case \(record.caseID.hex) does not exist") }
@@ -217,11 +292,15 @@ public struct LedgerState: Sendable {
             guard record.generation == theCase.generation else {
                 throw violation("document key wrapped under generation \(record.generation), case is at \(theCase.generation)")
             }
+            guard theCase.epoch == group?.epoch else {
+                throw violation("case \(record.caseID.hex) is at generation \(theCase.generation), made under epoch \(theCase.epoch) before the group's rotation to epoch \(group?.epoch ?? 0): a stale generation (a case.rekey must come first)")
+            }
             let blobName = Hex.encode(record.blobHash)
             guard !blobNames.contains(blobName) else { throw violation("blob \(blobName) is already named by another document") }
             documents[record.documentID] = Document(documentID: record.documentID, caseID: record.caseID, version: record.version,
                                                     generation: record.generation, blobHash: record.blobHash, blobSize: record.blobSize,
-                                                    author: event.actor, time: event.time, sequence: event.sequence)
+                                                    author: event.actor, time: event.time, sequence: event.sequence,
+                                                    recordSequence: event.sequence)
             caseDocuments[record.caseID, default: []].append(record.documentID)
             blobNames.insert(blobName)
 
@@ -232,8 +311,143 @@ public struct LedgerState: Sendable {
             guard groups[theCase.groupID]?.members[event.actor]?.role.canRead == true else {
                 throw violation("\(signer.name) is not a lawyer or custodian of the group of case \(caseID.hex): may not export from it")
             }
+
+        case .memberRemoved(let groupID, let fingerprint, _, let rotation):
+            guard let group = groups[groupID] else { throw violation("group \(groupID.hex) does not exist") }
+            guard group.members[event.actor]?.role == .custodian else {
+                throw violation("\(signer.name) is not a custodian of group \(group.name): only custodians remove members")
+            }
+            guard let removed = group.members[fingerprint] else {
+                throw violation("\(fingerprint.readable) is not a member of group \(group.name)")
+            }
+            if removed.role == .custodian, !group.members.values.contains(where: { $0.role == .custodian && $0.identity.fingerprint != fingerprint }) {
+                throw violation("\(displayName(of: fingerprint)) is the last custodian of group \(group.name) and cannot be removed")
+            }
+            if removed.role.canRead {
+                guard let rotation else {
+                    throw violation("removing the \(removed.role) \(displayName(of: fingerprint)) from group \(group.name) without a rotation: they hold the epoch key")
+                }
+                try checkRotation(rotation, of: group, readers: Set(group.readers).subtracting([fingerprint]), violation)
+            } else if rotation != nil {
+                throw violation("removing the auditor \(displayName(of: fingerprint)) carries a rotation: auditors hold no key")
+            }
+            groups[groupID]?.members[fingerprint] = nil
+            groups[groupID]?.removals.append(Removal(member: fingerprint, role: removed.role, lastEpoch: removed.role.canRead ? removed.epoch : 0,
+                                                     admittedAt: removed.sequence, removedBy: event.actor, sequence: event.sequence,
+                                                     time: event.time))
+            if let rotation { applyRotation(rotation, groupID: groupID, event: event) }
+            if fingerprint == creator { creatorRevoked = true }
+
+        case .epochRotated(let groupID, _, let rotation):
+            guard let group = groups[groupID] else { throw violation("group \(groupID.hex) does not exist") }
+            guard group.members[event.actor]?.role == .custodian else {
+                throw violation("\(signer.name) is not a custodian of group \(group.name): only custodians rotate its key")
+            }
+            try checkRotation(rotation, of: group, readers: Set(group.readers), violation)
+            applyRotation(rotation, groupID: groupID, event: event)
+
+        case .caseRekeyed(let caseID, let groupID, let epoch, let generation, let wrappedKey, let commitment):
+            guard let theCase = cases[caseID], theCase.groupID == groupID, let group = groups[groupID] else {
+                throw violation("case \(caseID.hex) does not exist in group \(groupID.hex)")
+            }
+            guard group.members[event.actor]?.role.canRead == true else {
+                throw violation("\(signer.name) is not a lawyer or custodian of group \(group.name): may not make case keys")
+            }
+            guard theCase.epoch < group.epoch else {
+                throw violation("case \(caseID.hex) already has a generation under the group's current epoch \(group.epoch)")
+            }
+            guard epoch == group.epoch, generation == theCase.generation + 1 else {
+                throw violation("case key generation \(generation) under epoch \(epoch): expected generation \(theCase.generation + 1) under epoch \(group.epoch)")
+            }
+            guard !wrappedKey.isEmpty else { throw violation("case \(caseID.hex) generation \(generation) lacks its wrapped key") }
+            try record(commitment, violation)
+            cases[caseID]?.generations.append(Generation(number: generation, epoch: epoch, commitment: commitment, sequence: event.sequence,
+                                                         author: event.actor))
+
+        case .documentReencrypted(let record):
+            guard let document = documents[record.documentID], document.caseID == record.caseID, let theCase = cases[record.caseID],
+                  let group = groups[theCase.groupID] else {
+                throw violation("re-encryption of document \(record.documentID.hex), which case \(record.caseID.hex) does not hold")
+            }
+            guard group.members[event.actor]?.role == .custodian else {
+                throw violation("\(signer.name) is not a custodian of group \(group.name): only custodians re-encrypt")
+            }
+            guard theCase.epoch == group.epoch, record.generation == theCase.generation else {
+                throw violation("document \(record.documentID.hex) re-encrypted under generation \(record.generation); the case's generation under the current epoch is needed")
+            }
+            guard let old = theCase.generation(document.generation), old.epoch < group.epoch else {
+                throw violation("document \(record.documentID.hex) is already under a generation of the current epoch")
+            }
+            guard record.oldBlobHash == document.blobHash else {
+                throw violation("document \(record.documentID.hex): the superseded blob named is not its current blob")
+            }
+            guard record.blobSize >= UInt64(BlobHeader.length + SecretStream.chunkOverhead), !record.wrappedKey.isEmpty,
+                  !record.sealedMetadata.isEmpty else {
+                throw violation("document \(record.documentID.hex) re-encryption has an impossible blob size or lacks its key or metadata")
+            }
+            let blobName = Hex.encode(record.blobHash)
+            guard !blobNames.contains(blobName) else { throw violation("blob \(blobName) is already named by another document") }
+            documents[record.documentID]?.generation = record.generation
+            documents[record.documentID]?.blobHash = record.blobHash
+            documents[record.documentID]?.blobSize = record.blobSize
+            documents[record.documentID]?.recordSequence = event.sequence
+            supersededBlobs[Hex.encode(record.oldBlobHash)] = event.sequence
+            blobNames.insert(blobName)
+
+        case .epochConfirmed(let groupID, let epoch, let commitment):
+            guard let group = groups[groupID] else { throw violation("group \(groupID.hex) does not exist") }
+            guard let member = group.members[event.actor], member.role.canRead else {
+                throw violation("\(signer.name) is not a lawyer or custodian of group \(group.name): holds no key to confirm")
+            }
+            guard member.epoch == epoch, let recorded = group.epochs[Int(epoch) - 1].commitment, recorded == commitment else {
+                throw violation("confirmation of epoch \(epoch) of group \(group.name) does not name the commitment of the key sealed to \(signer.name)")
+            }
+            guard !group.epochs[Int(epoch) - 1].confirmedBy.contains(event.actor) else {
+                throw violation("\(signer.name) already confirmed epoch \(epoch) of group \(group.name)")
+            }
+            groups[groupID]?.epochs[Int(epoch) - 1].confirmedBy.insert(event.actor)
         }
+        highestVersion = max(highestVersion, event.version)
         eventHashes.append(event.hash)
+    }
+
+    /// Records a new key commitment; the same commitment twice means one key used twice.
+    private mutating func record(_ commitment: [UInt8], _ violation: (String) -> LedgerViolation) throws {
+        guard commitment != KeyCommitment.none, commitments.insert(commitment).inserted else {
+            throw violation("key commitment \(Hex.encode(commitment)) is zero or was already recorded: one key, one commitment")
+        }
+    }
+
+    /// The rules every rotation obeys: the next epoch, a fresh commitment, the
+    /// previous key carried, and exactly one seal per remaining reader.
+    private mutating func checkRotation(_ rotation: Rotation, of group: Group, readers: Set<Fingerprint>,
+                                        _ violation: (String) -> LedgerViolation) throws {
+        guard rotation.epoch == group.epoch + 1 else {
+            throw violation("rotation to epoch \(rotation.epoch), group \(group.name) is at epoch \(group.epoch): an older or skipped epoch")
+        }
+        guard !rotation.previousKeyWrap.isEmpty else { throw violation("rotation of group \(group.name) does not carry the previous epoch key") }
+        let sealed = rotation.seals.map(\.member)
+        guard Set(sealed).count == sealed.count else { throw violation("rotation of group \(group.name) seals the key twice to one member") }
+        guard Set(sealed) == readers else {
+            let missing = readers.subtracting(sealed).map { displayName(of: $0) }.sorted()
+            let extra = Set(sealed).subtracting(readers).map { displayName(of: $0) }.sorted()
+            throw violation("the seal set of the rotation of group \(group.name) is not its reader set"
+                            + (missing.isEmpty ? "" : "; not sealed to: \(missing.joined(separator: ", "))")
+                            + (extra.isEmpty ? "" : "; sealed to non-readers: \(extra.joined(separator: ", "))"))
+        }
+        guard rotation.seals.allSatisfy({ !$0.wrap.isEmpty }) else { throw violation("rotation of group \(group.name) has an empty seal") }
+        try record(rotation.commitment, violation)
+    }
+
+    /// Moves a group to the rotation's epoch, in place: every remaining reader now holds its seal.
+    private mutating func applyRotation(_ rotation: Rotation, groupID: ObjectID, event: Event) {
+        groups[groupID]?.epochs.append(Epoch(number: rotation.epoch, commitment: rotation.commitment, previousKeyWrap: rotation.previousKeyWrap,
+                                             sequence: event.sequence, actor: event.actor))
+        for seal in rotation.seals {
+            groups[groupID]?.members[seal.member]?.epoch = rotation.epoch
+            groups[groupID]?.members[seal.member]?.wrap = seal.wrap
+            groups[groupID]?.members[seal.member]?.wrapSequence = event.sequence
+        }
     }
 }
 
@@ -251,6 +465,9 @@ extension LedgerState {
             throw violation("\(member.name) (\(member.fingerprint.readable)) is already a member of \(group.name)")
         }
         guard epoch == group.epoch else { throw violation("wrap is for epoch \(epoch), group \(group.name) is at epoch \(group.epoch)") }
+        guard !role.canRead || group.readers.count < Event.maxSeals else {
+            throw violation("group \(group.name) has \(Event.maxSeals) readers already, the most one rotation can seal to")
+        }
         guard role.canRead != wrap.isEmpty else {
             throw violation(role.canRead ? "a \(role) must receive the epoch key" : "an auditor must not receive any key")
         }

@@ -58,12 +58,21 @@ extension Vault {
     static func objects(of body: EventBody) -> [(String, String)] {
         switch body {
         case .genesis(let vaultID, _): return [("vault", vaultID.hex)]
-        case .groupCreated(let groupID, _, _, _): return [("group", groupID.hex)]
+        case .groupCreated(let groupID, _, let epoch, _, _): return [("group", groupID.hex), ("epoch", "\(epoch)")]
         case .memberAdded(let groupID, let member, let role, _, _):
             return [("group", groupID.hex), ("member", member.fingerprint.hex), ("role", role.description)]
-        case .caseCreated(let caseID, let groupID, _, _, _, _, _): return [("case", caseID.hex), ("group", groupID.hex)]
+        case .caseCreated(let caseID, let groupID, _, _, _, _, _, _): return [("case", caseID.hex), ("group", groupID.hex)]
         case .documentAdded(let record): return [("document", record.documentID.hex), ("case", record.caseID.hex)]
         case .documentExported(let documentID, let caseID): return [("document", documentID.hex), ("case", caseID.hex)]
+        case .memberRemoved(let groupID, let member, _, let rotation):
+            return [("group", groupID.hex), ("member", member.hex)] + (rotation.map { [("epoch", "\($0.epoch)")] } ?? [])
+        case .epochRotated(let groupID, _, let rotation): return [("group", groupID.hex), ("epoch", "\(rotation.epoch)")]
+        case .caseRekeyed(let caseID, _, let epoch, let generation, _, _):
+            return [("case", caseID.hex), ("generation", "\(generation)"), ("epoch", "\(epoch)")]
+        case .documentReencrypted(let record):
+            return [("document", record.documentID.hex), ("case", record.caseID.hex), ("generation", "\(record.generation)"),
+                    ("supersedes", Hex.encode(record.oldBlobHash))]
+        case .epochConfirmed(let groupID, let epoch, _): return [("group", groupID.hex), ("epoch", "\(epoch)")]
         }
     }
 }

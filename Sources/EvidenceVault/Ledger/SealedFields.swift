@@ -41,20 +41,44 @@ struct SealedFields {
         let sealedTitle: [UInt8]
     }
 
-    /// The wrapped key and sealed fields of `theCase`.
+    /// The generation-1 wrapped key and sealed fields of `theCase`.
     func fields(of theCase: LedgerState.Case) throws -> CaseFields {
-        guard case .caseCreated(let caseID, _, _, _, let wrappedKey, let reference, let title) = try event(at: theCase.sequence).body,
+        guard case .caseCreated(let caseID, _, _, _, let wrappedKey, let reference, let title, _) = try event(at: theCase.sequence).body,
               caseID == theCase.id else {
             throw VaultError(.integrity, "ledger event \(theCase.sequence) does not create case \(theCase.id.hex)")
         }
         return CaseFields(wrappedKey: wrappedKey, sealedReference: reference, sealedTitle: title)
     }
 
-    /// The full signed record of `document`.
-    func record(of document: LedgerState.Document) throws -> DocumentRecord {
-        guard case .documentAdded(let record) = try event(at: document.sequence).body, record.documentID == document.documentID else {
-            throw VaultError(.integrity, "ledger event \(document.sequence) does not add document \(document.documentID.hex)")
+    /// The wrapped case key of one generation, from the event that made it.
+    func wrappedKey(of theCase: LedgerState.Case, generation: LedgerState.Generation) throws -> [UInt8] {
+        if generation.number == 1 { return try fields(of: theCase).wrappedKey }
+        guard case .caseRekeyed(let caseID, _, _, let number, let wrappedKey, _) = try event(at: generation.sequence).body,
+              caseID == theCase.id, number == generation.number else {
+            throw VaultError(.integrity, "ledger event \(generation.sequence) does not make generation \(generation.number) of case \(theCase.id.hex)")
         }
-        return record
+        return wrappedKey
+    }
+
+    /// The current signed record of `document`: from its `document.add`, or from
+    /// its latest `document.reencrypt` (same document, version and metadata plaintext).
+    func record(of document: LedgerState.Document) throws -> DocumentRecord {
+        switch try event(at: document.recordSequence).body {
+        case .documentAdded(let record) where record.documentID == document.documentID:
+            return record
+        case .documentReencrypted(let new) where new.documentID == document.documentID:
+            return DocumentRecord(documentID: new.documentID, caseID: new.caseID, version: document.version, generation: new.generation,
+                                  wrappedKey: new.wrappedKey, blobHash: new.blobHash, blobSize: new.blobSize, sealedMetadata: new.sealedMetadata)
+        default:
+            throw VaultError(.integrity, "ledger event \(document.recordSequence) does not hold document \(document.documentID.hex)")
+        }
+    }
+
+    /// The sealed reason of a removal or rotation event.
+    func sealedReason(at sequence: UInt64) throws -> [UInt8] {
+        switch try event(at: sequence).body {
+        case .memberRemoved(_, _, let reason, _), .epochRotated(_, let reason, _): return reason
+        default: throw VaultError(.integrity, "ledger event \(sequence) is not a removal or rotation")
+        }
     }
 }

@@ -162,7 +162,7 @@ extension Vault {
         }
 
         // 3. Files that no event names, and entries that are not what evault makes.
-        findings += strayEntries(named: state.blobNames)
+        findings += strayEntries(named: state.blobNames, superseded: state.supersededBlobs)
 
         // 4. With a reader's key: every wrap and sealed field the reader is entitled to opens.
         if let keys { findings += sealedFieldFindings(keys) }
@@ -193,7 +193,9 @@ extension Vault {
         var findings: [Finding] = []
         var seen = Set<String>()
         do {
-            for table in Schema.projectionTables {
+            // A vault last written by an older evault lacks the newer tables; a
+            // read never migrates, so rows they would hold are reported missing.
+            for table in Schema.projectionTables where try db.tableExists(table) {
                 let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table)")
                 while let row = try rows.next() {
                     let actual = IndexRow(table: table, row: row)
@@ -339,9 +341,11 @@ final class ManagedCounter: @unchecked Sendable {
 }
 
 extension Vault {
-    /// Removes blob files that no ledger event names (orphans of interrupted adds,
-    /// injected files) and leftover temporary files, when older than `minimumAge`
-    /// seconds, so that a blob an add is still committing is never touched.
+    /// Removes blobs superseded by `document.reencrypt` events (the signed purge
+    /// record), and blob files that no ledger event names (orphans of interrupted
+    /// adds or re-encryptions, injected files) and leftover temporary files when
+    /// older than `minimumAge` seconds, so that a blob an add is still committing
+    /// is never touched.
     /// The ledger must replay cleanly first. Returns the names removed.
     public func removeOrphans(minimumAge: TimeInterval = 600, now: Date = Date()) throws -> [String] {
         let state = try replay()
@@ -351,8 +355,11 @@ extension Vault {
         // files (never a link, FIFO or folder), only inside the blob folder's
         // handle: a planted link cannot turn this into a removal elsewhere (THREATS.md 41).
         for (name, type) in try handle.entries().sorted(by: { $0.name < $1.name })
-        where (BlobStore.isBlobName(name) && !state.blobNames.contains(name)) || BlobStore.isTemporaryName(name) {
-            guard case .regular(_, let modified) = type, now.timeIntervalSince1970 - TimeInterval(modified) >= minimumAge else { continue }
+        where (BlobStore.isBlobName(name) && (!state.blobNames.contains(name) || state.supersededBlobs[name] != nil)) || BlobStore.isTemporaryName(name) {
+            // A superseded blob is named by a signed `document.reencrypt`: removed at once.
+            // Anything else only when old enough that no add can still be committing it.
+            guard case .regular(_, let modified) = type,
+                  state.supersededBlobs[name] != nil || now.timeIntervalSince1970 - TimeInterval(modified) >= minimumAge else { continue }
             try handle.remove(name)
             removed.append(name)
         }
@@ -364,7 +371,7 @@ extension Vault {
     /// Findings for every entry of the vault folder and of `blobs/` that is not
     /// a regular file or folder evault made: links, FIFOs, devices, unknown
     /// names, orphan blobs and leftover temporary files. Nothing is opened.
-    func strayEntries(named blobNames: Set<String>) -> [Finding] {
+    func strayEntries(named blobNames: Set<String>, superseded: [String: UInt64] = [:]) -> [Finding] {
         var findings: [Finding] = []
         do {
             for (name, type) in try folderHandle.entries().sorted(by: { $0.name < $1.name }) {
@@ -395,6 +402,8 @@ extension Vault {
                 findings.append(Finding(object: object, problem: "leftover temporary file (an interrupted write); 'evault clean' removes it"))
             } else if !BlobStore.isBlobName(name) {
                 findings.append(Finding(object: object, problem: "is not a name evault gives blobs (planted or copied in); remove it by hand after checking it"))
+            } else if superseded[name] != nil {
+                continue  // superseded by a signed re-encryption: 'evault clean' removes it; nothing is wrong
             } else if !blobNames.contains(name) {
                 findings.append(Finding(object: object, problem: "is not named by any ledger event (an orphan of an interrupted add, an add still in progress, or injected); 'evault clean' removes it"))
             }

@@ -129,11 +129,12 @@ enum DocumentStream {
     /// the blob hash and the plaintext commitment have all checked out; on any
     /// failure it is discarded and nothing is left behind.
     /// With `outputFolder` nil, nothing is written: the blob is only checked (a
-    /// reader's verify uses this to name the damaged chunk).
+    /// reader's verify uses this to name the damaged chunk). With `plaintextSink`,
+    /// the plaintext is also handed to it (re-encryption), on the second thread.
     @discardableResult
     static func decrypt(record: DocumentRecord, metadata: DocumentMetadata, key: DocumentKey, store: BlobStore,
                         outputFolder: FolderHandle?, calls: SystemCalls, allowVisibleTemporary: Bool = false,
-                        progress: Progress? = nil) throws -> DurableFile? {
+                        plaintextSink: BlobEncryptingSink? = nil, progress: Progress? = nil) throws -> DurableFile? {
         let document = "document \(record.documentID.hex)"
         let input: ReadableFile
         do { input = try store.open(record.blobHash, what: "blob of \(document)") } catch let error as VaultError where error.kind == .notFound {
@@ -199,6 +200,7 @@ enum DocumentStream {
                 let plain = UnsafeRawBufferPointer(rebasing: plainSlot[0..<slot.plaintextLength])
                 plaintextHash.update(plain)
                 try output?.write(plain)
+                try plaintextSink?.write(plain)
             }
             plaintextSize += UInt64(slot.plaintextLength)
             consumed += UInt64(slot.ciphertextLength)
