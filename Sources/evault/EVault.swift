@@ -13,7 +13,7 @@ struct EVault: ParsableCommand {
         version: "0.1.0",
         subcommands: [IdentityCommand.self, InitCommand.self, GroupCommand.self, CaseCommand.self, AddCommand.self,
                       ListCommand.self, ShowCommand.self, ExportCommand.self, VerifyCommand.self, LogCommand.self, TrustCommand.self,
-                      IndexCommand.self, CleanCommand.self, DemoCommand.self]
+                      ExposureCommand.self, ReencryptCommand.self, IndexCommand.self, CleanCommand.self, DemoCommand.self]
     )
 
     /// Runs the command and turns every failure into `evault: error: ...` and a documented exit code.

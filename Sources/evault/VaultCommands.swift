@@ -29,7 +29,8 @@ struct InitCommand: ParsableCommand {
 /// `evault group ...`
 struct GroupCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "group", abstract: "Working groups and their members.",
-                                                    subcommands: [GroupCreate.self, GroupAdd.self, GroupShow.self, GroupList.self])
+                                                    subcommands: [GroupCreate.self, GroupAdd.self, GroupRemove.self, GroupRotate.self, GroupConfirm.self,
+                                                                  GroupShow.self, GroupList.self])
 }
 
 struct GroupCreate: ParsableCommand {
@@ -291,7 +292,7 @@ struct IndexCommand: ParsableCommand {
 struct CleanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "clean",
-        abstract: "Remove blob files no ledger event names (orphans of interrupted adds) and leftover temporary files.")
+        abstract: "Remove blobs superseded by re-encryption, blob files no ledger event names (orphans of interrupted adds) and leftover temporary files.")
     @Option(name: .long, help: "Only files older than this many seconds (default 600), so that adds in progress are never touched.")
     var minAge: Int = 600
     @OptionGroup var vault: VaultOptions
@@ -300,7 +301,7 @@ struct CleanCommand: ParsableCommand {
     func run() throws {
         let removed = try vault.open(.read).removeOrphans(minimumAge: TimeInterval(max(0, minAge)))
         if output.json { try Terminal.printJSON(removed.map { ["id": $0] }) } else {
-            Terminal.line(removed.isEmpty ? "Nothing to remove." : "Removed \(removed.count) file(s) no ledger event names:")
+            Terminal.line(removed.isEmpty ? "Nothing to remove." : "Removed \(removed.count) file(s) (superseded by re-encryption, or named by no ledger event):")
             for name in removed { Terminal.line("  \(name)") }
         }
     }

@@ -71,8 +71,9 @@ extension Vault {
         let after = try state.requireGroup(named: groupName)
         let remaining = Self.reencryptionTargets(in: state, group: after, caseID: caseID, bound: bound).count
         logger.info("documents re-encrypted", metadata: ["count": "\(done)"])
+        let present = Set(((try? blobs.entries()) ?? []).map(\.name))
         return ReencryptionSummary(reencrypted: done, planned: targets.count, remaining: remaining, beforeEpoch: bound,
-                                   superseded: state.supersededBlobs.count)
+                                   superseded: state.supersededBlobs.keys.filter(present.contains).count)
     }
 
     /// Re-encrypts one document unless it is done already; `state` moves on to the committed ledger.
