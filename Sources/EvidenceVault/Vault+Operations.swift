@@ -97,12 +97,17 @@ extension Vault {
             guard group.members[member.fingerprint] == nil else {
                 throw VaultError(.alreadyExists, "\(member.name) (\(member.fingerprint.readable)) is already a member of \(group.name)")
             }
+            if group.removals.contains(where: { $0.member == member.fingerprint }) {
+                throw VaultError(.notPermitted, "\(state.displayName(of: member.fingerprint)) (\(member.fingerprint.readable)) was removed from \(group.name); a removed identity is never admitted again",
+                                 hint: "the returning member creates a new identity ('evault identity new') and you admit that one")
+            }
             if let existing = state.currentMembers(withNameLike: member.name, other: member.fingerprint).first {
                 throw VaultError(.alreadyExists, "the name \"\(member.name)\" cannot be told apart from that of \(state.displayName(of: existing)) (\(existing.readable)), already a member of this vault: refused",
                                  hint: "ask the new member to create their identity under a name that is clearly their own")
             }
             // An input rule for what this vault records (the defence is escaping on output).
             try TextRules.requirePrintable(member.name, what: "the member's name")
+            try TextRules.requireNotFingerprintLike(member.name, among: Array(state.identities.keys) + [member.fingerprint])
             guard !role.canRead || group.readers.count < Event.maxSeals else {
                 throw VaultError(.invalidInput, "group \(group.name) has \(Event.maxSeals) lawyers and custodians, the most one rotation can reach; admit readers to another group")
             }

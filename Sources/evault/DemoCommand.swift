@@ -7,7 +7,7 @@ import VaultCrypto
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run a narrated demo on fictional evidence: identities, a vault, a group, a case, reading, refusal, verification, tampering.")
+        abstract: "Run a narrated demo on fictional evidence: identities, a vault, a group, a case, reading, refusal, verification, tampering, removal.")
 
     @Option(name: .long, help: "Folder for the demo (must not exist or be empty; default: a new folder under /tmp).")
     var dir: String?
@@ -116,13 +116,46 @@ struct DemoCommand: ParsableCommand {
             say("   and export refuses it, leaving no file: \(error.message)")
         }
 
+        step("9. Tomas's laptop is stolen. Ines removes him: the group moves to a new key in the same signed event.")
+        let removal = try vault.removeMember("tomas-lawyer", fromGroup: "latam-wg", reason: "laptop stolen on 2 April (fictional)", as: ines)
+        say("   latam-wg: epoch \(removal.previousEpoch) -> \(removal.epoch); the new key is sealed to Ines and Amara only, with a commitment every reader checks.")
+        let later = "\(root)/incoming/photo-log-witness-A.txt"
+        try Data("FICTIONAL DEMO PHOTO LOG: item 1-12, taken after the removal.\n".utf8).write(to: URL(fileURLWithPath: later))
+        let afterRemoval = try vault.addDocuments([NewDocument(path: later, kind: .photo, title: "Photo log")], toCase: "LATAM-2026-014", as: amara)[0]
+        say("   Amara adds a photo log; it is wrapped under a new case-key generation made under epoch \(removal.epoch).")
+        var refused = false
+        do { _ = try vault.export(afterRemoval.id.hex, to: "\(root)/exports/tomas-attempt.txt", as: tomas) } catch let error as VaultError {
+            refused = true
+            say("   Tomas (or the thief, with his identity file and passphrase) is refused: \(error.message)")
+        }
+        let exposure = try vault.exposure(of: "tomas-lawyer", group: "latam-wg")
+        let reach = exposure.groups.first
+        say("   'evault exposure tomas-lawyer' (keyless): keys of epochs 1 to \(reach?.highestEpoch ?? 0); \(reach?.documents.count ?? 0) document(s) his keys opened, \(exposure.exports.count) exported by him; \(reach?.addedAfterRemoval ?? 0) added after his removal, none opens with his keys.")
+        say("   \(exposure.limits[0])")
+
+        step("10. Lucia joins as a lawyer and reads the testimony added two epochs of history ago (the prev chain).")
+        let lucia = try UnlockedIdentity.generate(name: "lucia-lawyer")
+        try vault.addMember(lucia.publicIdentity, role: .lawyer, toGroup: "latam-wg", as: ines)
+        let luciaCopy = "\(root)/exports/testimony-lucia.txt"
+        _ = try vault.export(added[0].id.hex, to: luciaCopy, as: lucia)
+        let luciaSame = (try? Data(contentsOf: URL(fileURLWithPath: luciaCopy))) == (try? Data(contentsOf: URL(fileURLWithPath: testimony)))
+        say("   Lucia's export of the epoch-1 testimony: \(luciaSame ? "identical to the original" : "DIFFERENT FROM THE ORIGINAL")")
+        let rewritten = try vault.reencrypt(group: "latam-wg", as: ines)
+        let cleaned = try Vault.open(at: vaultPath, access: .read).removeOrphans()
+        let afterClean = try vault.exposure(of: "tomas-lawyer", group: "latam-wg").groups.first
+        let stillOpen = afterClean?.documents.filter { $0.currentContentOpens || $0.openableBlobStillHere }.count ?? -1
+        say("   Ines runs 'evault reencrypt latam-wg' (\(rewritten.reencrypted) documents under fresh keys) and 'evault clean' (\(cleaned.count) old blobs removed):")
+        say("   documents in this vault that Tomas's keys still open: \(stillOpen). Copies he made before, and the sealed references, stay his.")
+        let finalReport = vault.verify()
+        say(finalReport.isClean ? "   Kofi verifies again: clean." : "   Kofi verifies again: \(finalReport.findings)")
+
         step("Done. Explore the demo vault yourself:")
         let invoked = CommandLine.arguments.first ?? "evault"
         let evault = invoked.contains("/") && !invoked.hasPrefix("/")
             ? URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(invoked).standardized.path : invoked
         say("""
               export EVAULT_VAULT=\(vaultPath)
-              export EVAULT_IDENTITY=\(root)/identities/tomas-lawyer.identity EVAULT_PASSPHRASE="demo passphrase for tomas-lawyer"
+              export EVAULT_IDENTITY=\(root)/identities/amara-lawyer.identity EVAULT_PASSPHRASE="demo passphrase for amara-lawyer"
               \(evault) log
               \(evault) group show latam-wg
               \(evault) case list
@@ -130,9 +163,12 @@ struct DemoCommand: ParsableCommand {
               \(evault) show \(added[1].id.hex.prefix(8))
               \(evault) export \(added[1].id.hex.prefix(8)) --out /tmp/medical.txt
               \(evault) verify
+              \(evault) exposure tomas-lawyer
               \(evault) verify --vault \(damaged) --identity $EVAULT_IDENTITY
             """)
-        if !report.isClean || damagedReport.isClean || !same { throw ExitCode.failure }
+        if !report.isClean || damagedReport.isClean || !same || !refused || !luciaSame || stillOpen != 0 || !finalReport.isClean {
+            throw ExitCode.failure
+        }
     }
 
     private func makeTemporaryFolder() throws -> String {

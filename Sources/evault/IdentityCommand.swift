@@ -44,6 +44,7 @@ struct IdentityNew: ParsableCommand {
 
     func run() throws {
         try TextRules.requirePrintable(name, what: "the identity name")
+        try TextRules.requireNotFingerprintLike(name, among: [])
         let passphrase = try PassphraseSource(file: passphraseFile, environmentVariable: "EVAULT_PASSPHRASE")
             .readNew(prompt: "Passphrase for \(name): ")
         let created = try IdentityStore.create(name: name, in: out, passphrase: passphrase, parameters: kdf.parameters)

@@ -307,11 +307,27 @@ struct RotationTests {
         expectVaultError(.notFound) { _ = try state.resolveMember("outsider", among: members, what: "member") }
         // A name that is also another member's fingerprint prefix is ambiguous, never silently one of them.
         let prefix = String(env.lawyer.fingerprint.hex.prefix(8))
-        let trick = try UnlockedIdentity.generate(name: prefix)
-        try env.vault.addMember(trick.publicIdentity, role: .lawyer, toGroup: "wg", as: env.custodian)
+        let trick = try UnlockedIdentity.generate(name: prefix.uppercased())
+        // evault refuses to admit such a name (or one with brackets) ...
+        expectVaultError(.invalidInput, "reads as the fingerprint") {
+            try env.vault.addMember(trick.publicIdentity, role: .lawyer, toGroup: "wg", as: env.custodian)
+        }
+        let bracketed = try UnlockedIdentity.generate(name: "lawyer [\(env.lawyer.fingerprint.readable)]")
+        expectVaultError(.invalidInput, "'[' or ']'") {
+            try env.vault.addMember(bracketed.publicIdentity, role: .lawyer, toGroup: "wg", as: env.custodian)
+        }
+        // ... but a modified client can sign it: resolution then refuses to guess, whatever the letter case.
+        let group = try state.requireGroup(named: "wg")
+        let epochKey = try env.vault.keyRing(for: env.custodian, state: state).epochKey(in: group, to: "test")
+        try env.vault.append(as: env.custodian) { _ in
+            .memberAdded(groupID: group.id, member: trick.publicIdentity, role: .lawyer, epoch: 1,
+                         wrap: try KeyWrap.sealEpochKey(epochKey, groupID: group.id, epoch: 1, to: trick.publicIdentity.encryptionKey))
+        }
         let now = try env.vault.replay()
         let all = Array(try now.requireGroup(named: "wg").members.keys)
-        expectVaultError(.invalidInput, "matches 2", "lawyer", prefix) { _ = try now.resolveMember(prefix, among: all, what: "member") }
+        for text in [prefix, prefix.uppercased()] {
+            expectVaultError(.invalidInput, "matches 2 candidates", env.lawyer.fingerprint.hex) { _ = try now.resolveMember(text, among: all, what: "member") }
+        }
         #expect(try now.resolveMember(env.lawyer.fingerprint.hex, among: all, what: "member") == env.lawyer.fingerprint)
     }
 }

@@ -61,6 +61,60 @@ struct VaultCLITests {
         }
     }
 
+    @Test("removal from the built binary: rotation, refusal, exposure, a newcomer reads old evidence, reencrypt and clean")
+    func removalRotationAndExposure() throws {
+        let setup = try Setup()
+        let content = (0..<150_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let first = try setup.ok(["add", "REF-1", try setup.file("first.bin", content), "--kind", "testimony"], as: "lawyer2")
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try setup.ok(["export", first, "--out", setup.scratch.file("lawyer2-copy.bin")], as: "lawyer2")
+        let removed = try setup.ok(["group", "remove", "wg", "lawyer2", "--reason", "left the NGO"], as: "custodian")
+        #expect(removed.stdout.contains("Rotated wg to epoch 2"))
+        let later = try setup.ok(["add", "REF-1", try setup.file("later.bin", content.reversed()), "--kind", "medical"], as: "lawyer")
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let refused = try setup.run(["export", later, "--out", setup.scratch.file("stolen.bin")], as: "lawyer2")
+        #expect(refused.status == 3 && refused.stderr.contains("not a member of group wg"))
+        #expect(!FileManager.default.fileExists(atPath: setup.scratch.file("stolen.bin")))
+        // Lawyers may not remove or rotate; the last custodian stays; an auditor goes without rotation.
+        #expect(try setup.run(["group", "rotate", "wg"], as: "lawyer").status == 3)
+        #expect(try setup.run(["group", "remove", "wg", "custodian"], as: "custodian").stderr.contains("last custodian"))
+        let auditorGone = try setup.ok(["group", "remove", "wg", "auditor"], as: "custodian")
+        #expect(!auditorGone.stdout.contains("Rotated"))
+        let again = try setup.run(["group", "remove", "wg", "lawyer2"], as: "custodian")
+        #expect(again.status == 1 && again.stderr.contains("already removed from wg in ledger event"), "\(again.stderr)")
+
+        let exposure = try #require(try setup.json(["exposure", "lawyer2"], as: nil) as? [String: Any])
+        let group = try #require((exposure["groups"] as? [[String: Any]])?.first)
+        #expect(group["highestEpoch"] as? Int == 1)
+        #expect(group["addedAfterRemoval"] as? Int == 1)
+        let documents = try #require(group["documents"] as? [[String: Any]])
+        #expect(documents.map { $0["id"] as? String } == [first])
+        #expect(documents.first?["currentContentOpens"] as? Bool == true)
+        #expect((exposure["exports"] as? [[String: Any]])?.count == 1)
+        #expect((exposure["limits"] as? [String])?.first?.contains("cannot revoke") == true)
+        let human = try setup.ok(["exposure", "lawyer2"], as: nil).stdout
+        #expect(human.contains("removed in event") && human.contains("cannot revoke keys, blobs or plaintext obtained before"))
+
+        // A newcomer admitted at epoch 2 reads the epoch-1 document.
+        let made = try CLI.run(["identity", "new", "newcomer", "--out", setup.scratch.path, "--kdf", "interactive"],
+                               environment: ["EVAULT_PASSPHRASE": setup.passphrase])
+        #expect(made.status == 0)
+        try setup.ok(["group", "add", "wg", setup.scratch.file("newcomer.pub"), "--role", "lawyer"], as: "custodian")
+        try setup.ok(["export", first, "--out", setup.scratch.file("newcomer.bin")], as: "newcomer")
+        #expect(try setup.scratch.read("newcomer.bin") == Data(content))
+
+        #expect(try setup.run(["reencrypt", "wg"], as: "lawyer").status == 3)
+        let rewritten = try #require(try setup.json(["reencrypt", "wg"], as: "custodian") as? [String: Any])
+        #expect(rewritten["reencrypted"] as? Int == 1 && rewritten["remaining"] as? Int == 0)
+        try setup.ok(["clean"], as: nil)
+        let after = try #require(try setup.json(["exposure", "lawyer2"], as: nil) as? [String: Any])
+        let reached = try #require(((after["groups"] as? [[String: Any]])?.first?["documents"] as? [[String: Any]])?.first)
+        #expect(reached["currentContentOpens"] as? Bool == false && reached["openableBlobStillHere"] as? Bool == false)
+        try setup.ok(["export", first, "--out", setup.scratch.file("after.bin")], as: "lawyer")
+        #expect(try setup.scratch.read("after.bin") == Data(content))
+        try setup.ok(["verify", "--identity", setup.scratch.file("newcomer.identity")], as: nil)
+    }
+
     @Test("a second lawyer reads what the first added; an auditor and an outsider are refused")
     func readersAndRefusals() throws {
         let setup = try Setup()

@@ -464,6 +464,9 @@ extension LedgerState {
         guard group.members[member.fingerprint] == nil else {
             throw violation("\(member.name) (\(member.fingerprint.readable)) is already a member of \(group.name)")
         }
+        guard !group.removals.contains(where: { $0.member == member.fingerprint }) else {
+            throw violation("\(member.name) (\(member.fingerprint.readable)) was removed from \(group.name); a removed identity is never admitted again")
+        }
         guard epoch == group.epoch else { throw violation("wrap is for epoch \(epoch), group \(group.name) is at epoch \(group.epoch)") }
         guard !role.canRead || group.readers.count < Event.maxSeals else {
             throw violation("group \(group.name) has \(Event.maxSeals) readers already, the most one rotation can seal to")

@@ -33,7 +33,15 @@ extension Vault {
         let (event, state) = try append(as: actor) { state in
             let group = try state.requireGroup(named: groupName)
             try state.requireCustodian(actor, of: group, to: "remove members")
-            let fingerprint = try state.resolveMember(memberText, among: Array(group.members.keys), what: "member of group \(group.name)")
+            let fingerprint: Fingerprint
+            do {
+                fingerprint = try state.resolveMember(memberText, among: Array(group.members.keys), what: "member of group \(group.name)")
+            } catch let error as VaultError where error.kind == .notFound {
+                let removed = group.removals.map(\.member)
+                guard let gone = try? state.resolveMember(memberText, among: removed, what: "former member"),
+                      let removal = group.removals.last(where: { $0.member == gone }) else { throw error }
+                throw VaultError(.notFound, "\(state.displayName(of: gone)) (\(gone.readable)) was already removed from \(group.name) in ledger event \(removal.sequence)")
+            }
             guard let member = group.members[fingerprint] else { throw VaultError(.notFound, "not a member") }
             if member.role == .custodian, !group.members.values.contains(where: { $0.role == .custodian && $0.identity.fingerprint != fingerprint }) {
                 throw VaultError(.notPermitted, "\(state.displayName(of: fingerprint)) is the last custodian of group \(group.name) and cannot be removed",

@@ -14,4 +14,22 @@ public enum TextRules {
             }
         }
     }
+
+    /// Throws if a member's name could be read as an identity: it contains `[`
+    /// or `]` (the CLI prints `NAME [FINGERPRINT]`), or, without dashes and
+    /// spaces, it is 8 or more characters that begin the hex or readable
+    /// fingerprint of one of `fingerprints` (THREATS.md 57).
+    public static func requireNotFingerprintLike(_ name: String, among fingerprints: [Fingerprint]) throws {
+        guard !name.contains("[") && !name.contains("]") else {
+            throw VaultError(.invalidInput, "the name \"\(name)\" contains '[' or ']', which evault uses to show fingerprints: refused",
+                             hint: "choose a name without brackets")
+        }
+        let compact = name.filter { $0 != "-" && $0 != " " }
+        guard compact.count >= 8 else { return }
+        let upper = compact.uppercased(), lower = compact.lowercased()
+        if let owner = fingerprints.first(where: { $0.hex.hasPrefix(lower) || $0.readable.filter { $0 != "-" }.hasPrefix(upper) }) {
+            throw VaultError(.invalidInput, "the name \"\(name)\" reads as the fingerprint of \(owner.readable): refused",
+                             hint: "choose a name that is not a fingerprint")
+        }
+    }
 }
