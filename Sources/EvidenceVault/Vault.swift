@@ -211,7 +211,9 @@ public final class Vault: @unchecked Sendable {
     /// - Parameter verifiedThrough: events up to this sequence number skip the
     ///   signature check (see `LedgerState.apply`); the caller must then check the
     ///   state's hash at that position against what was verified before.
-    static func replay(_ db: Database, onto initial: LedgerState, verifiedThrough: UInt64? = nil) throws -> LedgerState {
+    /// - Parameter observe: called after each event is applied, with the state after it.
+    static func replay(_ db: Database, onto initial: LedgerState, verifiedThrough: UInt64? = nil,
+                       observe: ((Event, LedgerState) -> Void)? = nil) throws -> LedgerState {
         var state = initial
         let rows = try StoredEvent.fetch(db, from: state.count)
         while let row = try rows.next() {
@@ -223,6 +225,7 @@ public final class Vault: @unchecked Sendable {
             do { try state.apply(event, signatureAlreadyVerified: alreadyVerified) } catch let violation as LedgerViolation {
                 throw VaultError(.integrity, "\(violation)", hint: "run 'evault verify' for a full report")
             }
+            observe?(event, state)
         }
         return state
     }

@@ -103,7 +103,8 @@ struct ExposureCommand: ParsableCommand {
             Terminal.line("Group \(item.groupName) (\(item.groupID))")
             for span in item.intervals {
                 let end = span.removedEvent.map { "removed in event \($0) (\(report.dateText(span.removed))) by \(span.removedBy ?? "?")" } ?? "still a member"
-                Terminal.line("  \(span.role) from event \(span.addedEvent) (\(report.dateText(span.added))), added by \(span.addedBy); \(end)")
+                Terminal.line("  \(span.role) from event \(span.addedEvent) (\(report.dateText(span.added))), added by \(span.addedBy); \(end)"
+                              + (span.reason.map { $0.isEmpty ? "" : "; reason: \($0)" } ?? ""))
             }
             if item.highestEpoch == 0 {
                 Terminal.line("  keys: none (auditor): no document opens with anything they held")

@@ -10,6 +10,13 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "scale" {
     try ScaleBenchmark.run(events: CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 100_000 : 100_000)
     exit(0)
 }
+// `vault-bench rotate [DOCUMENTS] [CASES]` (RotationBenchmark.swift).
+if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "rotate" {
+    let arguments = CommandLine.arguments
+    try RotationBenchmark.run(documents: arguments.count > 2 ? Int(arguments[2]) ?? 100_000 : 100_000,
+                              cases: arguments.count > 3 ? Int(arguments[3]) ?? 5_000 : 5_000)
+    exit(0)
+}
 if CommandLine.arguments.count == 6, CommandLine.arguments[1] == "list-peak" {
     let arguments = CommandLine.arguments
     try ScaleBenchmark.listPeak(vault: arguments[2], state: arguments[3], caseID: arguments[4], identity: arguments[5])

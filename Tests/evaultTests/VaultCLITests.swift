@@ -94,6 +94,9 @@ struct VaultCLITests {
         #expect((exposure["limits"] as? [String])?.first?.contains("cannot revoke") == true)
         let human = try setup.ok(["exposure", "lawyer2"], as: nil).stdout
         #expect(human.contains("removed in event") && human.contains("cannot revoke keys, blobs or plaintext obtained before"))
+        #expect(!human.contains("left the NGO"), "the reason is sealed: keyless output must not show it")
+        let withKey = try setup.ok(["exposure", "lawyer2", "--identity", setup.scratch.file("lawyer.identity")], as: nil).stdout
+        #expect(withKey.contains("reason: left the NGO"))
 
         // A newcomer admitted at epoch 2 reads the epoch-1 document.
         let made = try CLI.run(["identity", "new", "newcomer", "--out", setup.scratch.path, "--kdf", "interactive"],

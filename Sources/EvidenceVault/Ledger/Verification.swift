@@ -226,7 +226,12 @@ extension Vault {
         var findings: [Finding] = []
         let state = keys.state
         for group in state.groups.values.sorted(by: { $0.sequence < $1.sequence }) where group.members[keys.actor.fingerprint]?.role.canRead == true {
-            do { _ = try keys.epochKey(in: group, to: "verify") } catch {
+            // The reader's newest seal, then every earlier epoch through the prev chain,
+            // each against its commitment.
+            do {
+                let held = group.members[keys.actor.fingerprint]?.epoch ?? group.epoch
+                for epoch in stride(from: held, through: 1, by: -1) { _ = try keys.epochKey(in: group, epoch: epoch, to: "verify") }
+            } catch {
                 findings.append(Finding(object: "group \(group.name)", problem: "\(error)"))
                 continue
             }
@@ -234,6 +239,11 @@ extension Vault {
             for theCase in cases {
                 for field in ["reference", "title"] {
                     do { _ = try keys.caseText(theCase, field: field, to: "verify") } catch {
+                        findings.append(Finding(object: "case \(theCase.id.hex)", problem: "\(error)"))
+                    }
+                }
+                for generation in theCase.generations {
+                    do { _ = try keys.caseKey(theCase, generation: generation.number, to: "verify") } catch {
                         findings.append(Finding(object: "case \(theCase.id.hex)", problem: "\(error)"))
                     }
                 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import VaultCrypto
 
 /// What one member's keys could reach, computed from the ledger alone
@@ -16,6 +15,8 @@ public struct ExposureReport: Sendable, Encodable {
         public let removedEvent: UInt64?
         public let removed: Date?
         public let removedBy: String?
+        /// The removal's sealed reason, when a reader's identity opened it.
+        public let reason: String?
     }
 
     /// A document the member's keys opened at some point.
@@ -87,20 +88,8 @@ extension Vault {
         let pin = try knownVaults?.pin(for: folder)
         var trace = ExposureTrace()
         let state = try databaseAccess {
-            try database.read { db -> LedgerState in
-                var state = LedgerState()
-                let rows = try StoredEvent.fetch(db)
-                while let row = try rows.next() {
-                    let event: Event
-                    do { event = try StoredEvent(row).decode() } catch {
-                        throw VaultError(.integrity, "\(error)", hint: "run 'evault verify' for a full report")
-                    }
-                    do { try state.apply(event) } catch let violation as LedgerViolation {
-                        throw VaultError(.integrity, "\(violation)", hint: "run 'evault verify' for a full report")
-                    }
-                    trace.record(event, after: state)
-                }
-                return state
+            try database.read { db in
+                try Self.replay(db, onto: LedgerState(), verifiedThrough: pin?.verifiedHead) { trace.record($0, after: $1) }
             }
         }
         try anchor(state, pin: pin)
@@ -151,8 +140,13 @@ extension Vault {
             groups.append(.init(
                 groupID: group.id.hex, groupName: group.name,
                 intervals: spans.map { span in
-                    .init(role: span.role.description, addedEvent: span.added, added: date(span.addedTime), addedBy: name(span.addedBy),
-                          removedEvent: span.removed, removed: span.removedTime.map(date), removedBy: span.removedBy.map(name))
+                    var reason: String?
+                    if let keys, let removed = span.removed, let epoch = span.reasonEpoch {
+                        reason = try? keys.reason(at: removed, group: group, epoch: epoch, typeCode: 7, member: fingerprint)
+                    }
+                    return .init(role: span.role.description, addedEvent: span.added, added: date(span.addedTime), addedBy: name(span.addedBy),
+                                 removedEvent: span.removed, removed: span.removedTime.map(date), removedBy: span.removedBy.map(name),
+                                 reason: reason)
                 },
                 highestEpoch: highest,
                 confirmedEpochs: group.epochs.filter { $0.confirmedBy.contains(fingerprint) }.map(\.number),
@@ -185,6 +179,8 @@ struct ExposureTrace {
         var removedTime: UInt64?
         var removedBy: Fingerprint?
         var epochHeld: UInt32
+        /// The epoch the removal's reason is sealed under.
+        var reasonEpoch: UInt32? = nil
     }
     /// A key record of a document: the epoch its generation was made under, and its blob.
     struct KeyRecord {
@@ -243,6 +239,7 @@ struct ExposureTrace {
                 last.removed = event.sequence
                 last.removedTime = event.time
                 last.removedBy = actor
+                last.reasonEpoch = rotation?.epoch ?? after.groups[groupID]?.epoch
                 spans.append(last)
                 intervals[groupID]?[member] = spans
             }
