@@ -158,33 +158,52 @@ extension Vault {
 
     /// Opens a case in a group: a random case key wrapped under the epoch key; reference and title sealed.
     public func createCase(inGroup groupName: String, reference: String, title: String = "", as actor: UnlockedIdentity) throws -> CaseSummary {
-        guard !reference.isEmpty, reference.utf8.count <= Self.maxReferenceLength, title.utf8.count <= Self.maxCaseTitleLength else {
-            throw VaultError(.invalidInput, "a case reference is 1 to \(Self.maxReferenceLength) bytes and a title at most \(Self.maxCaseTitleLength)")
+        guard let created = try createCases(inGroup: groupName, [(reference, title)], as: actor).first else {
+            throw VaultError(.io, "the case was not recorded")
         }
-        try TextRules.requirePrintable(reference, what: "the case reference")
-        try TextRules.requirePrintable(title, what: "the case title")
-        let caseID = try ObjectID.random()
-        let caseKey = try CaseKey.random()
-        let (_, state) = try append(as: actor) { state in
+        return created
+    }
+
+    /// Opens several cases in one transaction (all or none), e.g. when a group
+    /// imports its case list: the references already in use are read once, not
+    /// once per new case.
+    public func createCases(inGroup groupName: String, _ cases: [(reference: String, title: String)], as actor: UnlockedIdentity) throws -> [CaseSummary] {
+        for (reference, title) in cases {
+            guard !reference.isEmpty, reference.utf8.count <= Self.maxReferenceLength, title.utf8.count <= Self.maxCaseTitleLength else {
+                throw VaultError(.invalidInput, "a case reference is 1 to \(Self.maxReferenceLength) bytes and a title at most \(Self.maxCaseTitleLength)")
+            }
+            try TextRules.requirePrintable(reference, what: "the case reference")
+            try TextRules.requirePrintable(title, what: "the case title")
+        }
+        let made = try cases.map { _ in (try ObjectID.random(), try CaseKey.random()) }
+        let (_, state) = try appendEvents(as: actor) { state in
             let group = try state.requireGroup(named: groupName)
             let keys = keyRing(for: actor, state: state)
             let epochKey = try keys.epochKey(in: group, to: "open cases in it")
-            if !state.casesWithIDPrefix(reference).isEmpty {
-                throw VaultError(.invalidInput, "this case reference is also the start of an existing case id; choose another reference")
+            var inUse = Set(state.cases.values.filter(keys.canRead).compactMap { try? keys.caseText($0, field: "reference", to: "read case references") })
+            return try zip(cases, made).map { item, ids in
+                let (reference, title) = item
+                let (caseID, caseKey) = ids
+                if !state.casesWithIDPrefix(reference).isEmpty {
+                    throw VaultError(.invalidInput, "this case reference is also the start of an existing case id; choose another reference")
+                }
+                guard inUse.insert(reference).inserted else {
+                    throw VaultError(.alreadyExists, "a case with this reference already exists in a group you can read")
+                }
+                return .caseCreated(
+                    caseID: caseID, groupID: group.id, epoch: group.epoch, generation: 1,
+                    wrappedKey: try KeyWrap.wrapCaseKey(caseKey, under: epochKey, groupID: group.id, caseID: caseID, generation: 1, epoch: group.epoch),
+                    sealedReference: try KeyWrap.sealField(Array(reference.utf8), caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "reference"),
+                    sealedTitle: try KeyWrap.sealField(Array(title.utf8), caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "title"),
+                    commitment: try KeyCommitment.caseKey(caseKey, groupID: group.id, caseID: caseID, generation: 1, epoch: group.epoch,
+                                                          previous: KeyCommitment.none))
             }
-            if !keys.cases(withReference: reference).isEmpty {
-                throw VaultError(.alreadyExists, "a case with this reference already exists in a group you can read")
-            }
-            return .caseCreated(
-                caseID: caseID, groupID: group.id, epoch: group.epoch, generation: 1,
-                wrappedKey: try KeyWrap.wrapCaseKey(caseKey, under: epochKey, groupID: group.id, caseID: caseID, generation: 1, epoch: group.epoch),
-                sealedReference: try KeyWrap.sealField(Array(reference.utf8), caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "reference"),
-                sealedTitle: try KeyWrap.sealField(Array(title.utf8), caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "title"),
-                commitment: try KeyCommitment.caseKey(caseKey, groupID: group.id, caseID: caseID, generation: 1, epoch: group.epoch,
-                                                      previous: KeyCommitment.none))
         }
-        guard let created = state.cases[caseID] else { throw VaultError(.io, "case \(caseID.hex) was not recorded") }
-        return caseSummary(created, in: state, keys: keyRing(for: actor, state: state))
+        let keys = keyRing(for: actor, state: state)
+        return try made.map { caseID, _ in
+            guard let created = state.cases[caseID] else { throw VaultError(.io, "case \(caseID.hex) was not recorded") }
+            return caseSummary(created, in: state, keys: keys)
+        }
     }
 
     /// Cases, optionally of one group; references and titles where the actor

@@ -22,7 +22,7 @@ enum RotationBenchmark {
             try vault.addMember(try UnlockedIdentity.generate(name: "lawyer-\(index)").publicIdentity, role: .lawyer, toGroup: "bench", as: custodian)
         }
         let build = try ScaleBenchmark.seconds {
-            let made = try (0..<cases).map { try vault.createCase(inGroup: "bench", reference: "CASE-\($0)", as: custodian).id }
+            let made = try vault.createCases(inGroup: "bench", (0..<cases).map { ("CASE-\($0)", "") }, as: custodian).map(\.id)
             // Documents in batches of 2000 per transaction, spread round the cases.
             var left = documents, next = 0
             while left > 0 {

@@ -331,3 +331,18 @@ struct RotationTests {
         #expect(try now.resolveMember(env.lawyer.fingerprint.hex, among: all, what: "member") == env.lawyer.fingerprint)
     }
 }
+
+@Suite("Several cases in one transaction")
+struct BatchCaseTests {
+    @Test("createCases opens all or none; a reference used before, or twice in the batch, refuses the whole batch")
+    func batch() throws {
+        let env = try TestVault()
+        let made = try env.vault.createCases(inGroup: "wg", [("B-1", "one"), ("B-2", "")], as: env.lawyer)
+        #expect(made.map(\.reference) == ["B-1", "B-2"] && made[0].title == "one")
+        let before = try env.vault.replay().count
+        expectVaultError(.alreadyExists, "already exists") { _ = try env.vault.createCases(inGroup: "wg", [("B-3", ""), ("CASE-1", "")], as: env.lawyer) }
+        expectVaultError(.alreadyExists, "already exists") { _ = try env.vault.createCases(inGroup: "wg", [("B-4", ""), ("B-4", "")], as: env.lawyer) }
+        #expect(try env.vault.replay().count == before)
+        #expect(try env.vault.cases(inGroup: "wg", as: env.secondLawyer).count == 3)
+    }
+}
