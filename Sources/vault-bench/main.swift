@@ -17,6 +17,16 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "rotate" {
                               cases: arguments.count > 3 ? Int(arguments[3]) ?? 5_000 : 5_000)
     exit(0)
 }
+// `vault-bench replay DIR`: replays a kept vault (EVAULT_BENCH_KEEP) five times, for profiling.
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "replay" {
+    let folder = CommandLine.arguments[2]
+    let known = KnownVaults(path: folder + "/state/known-vaults.json")
+    for _ in 0..<5 {
+        let vault = try Vault.open(at: folder + "/vault", knownVaults: known)
+        print(String(format: "replay: %.3f s", try ScaleBenchmark.seconds { _ = try vault.replay() }))
+    }
+    exit(0)
+}
 if CommandLine.arguments.count == 6, CommandLine.arguments[1] == "list-peak" {
     let arguments = CommandLine.arguments
     try ScaleBenchmark.listPeak(vault: arguments[2], state: arguments[3], caseID: arguments[4], identity: arguments[5])
