@@ -16,6 +16,10 @@ public struct GroupSummary: Sendable {
     public let epoch: UInt32
     public let members: [MemberSummary]
     public let caseCount: Int
+    /// Names of the readers who confirmed the current epoch's committed key (`epoch.confirm`).
+    public let confirmedBy: [String]
+    /// Whether the current epoch has a commitment (false only for epoch 1 of a group made by version 1).
+    public let committed: Bool
 }
 
 /// What `case new/list` report; `reference` and `title` only for readers.
@@ -146,7 +150,9 @@ extension Vault {
                          .init(name: state.displayName(of: $0.identity.fingerprint), fingerprint: $0.identity.fingerprint, role: $0.role, epoch: $0.epoch,
                                addedBy: $0.addedBy, sequence: $0.sequence)
                      },
-                     caseCount: state.cases.values.filter { $0.groupID == group.id }.count)
+                     caseCount: state.cases.values.filter { $0.groupID == group.id }.count,
+                     confirmedBy: (group.epochs.last?.confirmedBy ?? []).map { state.displayName(of: $0) }.sorted(),
+                     committed: group.epochs.last?.commitment != nil)
     }
 
     // MARK: cases

@@ -19,12 +19,17 @@ struct GroupJSON: Encodable {
     let epoch: UInt32
     let cases: Int
     let members: [MemberJSON]
+    /// Readers who confirmed the current epoch's committed key.
+    let confirmedBy: [String]
+    let committed: Bool
 
     init(_ group: GroupSummary) {
         id = group.id.hex
         name = group.name
         epoch = group.epoch
         cases = group.caseCount
+        confirmedBy = group.confirmedBy
+        committed = group.committed
         members = group.members.map {
             MemberJSON(id: $0.fingerprint.hex, name: $0.name, fingerprint: $0.fingerprint.readable, role: $0.role.description,
                        epoch: $0.epoch, addedBy: $0.addedBy.hex, event: $0.sequence)
@@ -33,6 +38,10 @@ struct GroupJSON: Encodable {
 
     static func printHuman(_ group: GroupSummary) {
         Terminal.line("Group \(group.name) (\(group.id.hex)), epoch \(group.epoch), \(group.caseCount) case(s)")
+        let readers = group.members.filter { $0.role.canRead }.count
+        Terminal.line(group.committed
+            ? "  epoch \(group.epoch) key confirmed by \(group.confirmedBy.count) of \(readers) reader(s)\(group.confirmedBy.isEmpty ? "" : ": " + group.confirmedBy.joined(separator: ", "))"
+            : "  epoch \(group.epoch) key has no commitment (made by evault version 1): rotate the group once")
         for member in group.members {
             Terminal.line("  \(member.role.description.padding(toLength: 10, withPad: " ", startingAt: 0)) \(member.name)  \(member.fingerprint.readable)")
         }

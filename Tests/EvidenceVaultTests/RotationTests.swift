@@ -346,3 +346,32 @@ struct BatchCaseTests {
         #expect(try env.vault.cases(inGroup: "wg", as: env.secondLawyer).count == 3)
     }
 }
+
+@Suite("epoch.confirm")
+struct EpochConfirmTests {
+    @Test("a reader confirms the committed key once; an auditor, a second confirmation and a split key cannot confirm")
+    func confirm() throws {
+        let env = try TestVault()
+        #expect(try env.vault.confirmEpoch(ofGroup: "wg", as: env.lawyer) == 1)
+        expectVaultError(.alreadyExists, "already confirmed") { _ = try env.vault.confirmEpoch(ofGroup: "wg", as: env.lawyer) }
+        expectVaultError(.notPermitted, "auditor") { _ = try env.vault.confirmEpoch(ofGroup: "wg", as: env.auditor) }
+        try env.vault.rotateGroup("wg", as: env.custodian)
+        #expect(try env.vault.group("wg").confirmedBy.isEmpty)
+        #expect(try env.vault.confirmEpoch(ofGroup: "wg", as: env.secondLawyer) == 2)
+        #expect(try env.vault.group("wg").confirmedBy == ["second-lawyer"])
+        // A confirmation naming another commitment is refused by replay.
+        let state = try env.vault.replay()
+        let group = try state.requireGroup(named: "wg")
+        expectVaultError(.notPermitted, "does not name the commitment") {
+            try env.vault.append(as: env.lawyer) { _ in .epochConfirmed(groupID: group.id, epoch: 2, commitment: try Random.bytes(32)) }
+        }
+        // A member sealed another key cannot confirm: the check fails first.
+        let victim = try UnlockedIdentity.generate(name: "victim")
+        try env.vault.append(as: env.custodian) { _ in
+            .memberAdded(groupID: group.id, member: victim.publicIdentity, role: .lawyer, epoch: 2,
+                         wrap: try KeyWrap.sealEpochKey(try GroupEpochKey.random(), groupID: group.id, epoch: 2, to: victim.publicIdentity.encryptionKey))
+        }
+        expectVaultError(.integrity, "does not match the key committed") { _ = try env.vault.confirmEpoch(ofGroup: "wg", as: victim) }
+        #expect(env.findings().isEmpty)
+    }
+}
