@@ -133,7 +133,7 @@ struct DemoCommand: ParsableCommand {
         say("   'evault exposure tomas-lawyer' (keyless): keys of epochs 1 to \(reach?.highestEpoch ?? 0); \(reach?.documents.count ?? 0) document(s) his keys opened, \(exposure.exports.count) exported by him; \(reach?.addedAfterRemoval ?? 0) added after his removal, none opens with his keys.")
         say("   \(exposure.limits[0])")
 
-        step("10. Lucia joins as a lawyer and reads the testimony added two epochs of history ago (the prev chain).")
+        step("10. Lucia joins as a lawyer at epoch 2 and reads the testimony added at epoch 1 (the prev chain).")
         let lucia = try UnlockedIdentity.generate(name: "lucia-lawyer")
         try vault.addMember(lucia.publicIdentity, role: .lawyer, toGroup: "latam-wg", as: ines)
         let luciaCopy = "\(root)/exports/testimony-lucia.txt"
