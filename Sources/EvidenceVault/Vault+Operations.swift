@@ -276,9 +276,7 @@ extension Vault {
         let theCase = try state.resolveCase(caseText, keys: keys)
         _ = try state.requireReader(actor, of: state.group(of: theCase), to: "add documents to case \(theCase.id.hex)")
         // The key the documents will be wrapped under opens (and matches its commitment) before any blob is written.
-        if theCase.epoch == (try state.group(of: theCase)).epoch { _ = try keys.caseKey(theCase, to: "add documents to case \(theCase.id.hex)") } else {
-            _ = try keys.epochKey(in: state.group(of: theCase), to: "add documents to case \(theCase.id.hex)")
-        }
+        _ = try currentCaseKey(theCase, keys: keys)
         var written: [[UInt8]] = []
         var encryptedFiles: [(DocumentKey, DocumentMetadata, ObjectID, EncryptedDocument)] = []
         do {
@@ -308,7 +306,7 @@ extension Vault {
                 let keys = keyRing(for: actor, state: current)
                 _ = try current.requireReader(actor, of: current.group(of: now), to: "add documents to case \(now.id.hex)")
                 var bodies: [EventBody] = []
-                let (caseKey, generation, rekey) = try currentCaseKey(now, keys: keys, as: actor)
+                let (caseKey, generation, rekey) = try currentCaseKey(now, keys: keys)
                 if let rekey { bodies.append(rekey) }
                 records = try encryptedFiles.map { documentKey, metadata, documentID, encrypted in
                     DocumentRecord(
@@ -342,7 +340,7 @@ extension Vault {
     /// generation if that was made under the group's current epoch; otherwise a
     /// new generation, returned with the `case.rekey` event that records it
     /// (to be appended in the same transaction, before the documents).
-    func currentCaseKey(_ theCase: LedgerState.Case, keys: KeyRing, as actor: UnlockedIdentity) throws -> (CaseKey, UInt32, EventBody?) {
+    func currentCaseKey(_ theCase: LedgerState.Case, keys: KeyRing) throws -> (CaseKey, UInt32, EventBody?) {
         let group = try keys.state.group(of: theCase)
         if theCase.epoch == group.epoch {
             return (try keys.caseKey(theCase, to: "add documents to case \(theCase.id.hex)"), theCase.generation, nil)

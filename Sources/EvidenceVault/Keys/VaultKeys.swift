@@ -176,9 +176,7 @@ enum KeyCommitment {
     }
 
     /// Constant-time comparison of a computed commitment with the recorded one.
-    static func matches(_ computed: [UInt8], _ recorded: [UInt8]) -> Bool {
-        computed.count == recorded.count && ConstantTime.equal(computed, recorded)
-    }
+    static func matches(_ computed: [UInt8], _ recorded: [UInt8]) -> Bool { ConstantTime.equal(computed, recorded) }
 }
 
 extension KeyWrap {

@@ -108,6 +108,8 @@ extension Vault {
             var documents: [ExposureReport.ReachableDocument] = []
             var afterRemoval = 0
             for theCase in state.cases.values.filter({ $0.groupID == group.id }).sorted(by: { $0.sequence < $1.sequence }) {
+                let readable = keys.map { $0.canRead(theCase) } ?? false
+                let reference = readable ? try? keys?.caseText(theCase, field: "reference", to: "read cases") : nil
                 for document in state.documents(of: theCase) {
                     let records = trace.records[document.documentID] ?? []
                     let when: String
@@ -124,11 +126,7 @@ extension Vault {
                     let current = records.last
                     let currentOpens = current.map { $0.epoch <= highest } ?? false
                     let movedBeyond = records.first { $0.epoch > highest && $0.sequence > (opening.last?.sequence ?? 0) }
-                    var reference: String?, title: String?
-                    if let keys, keys.canRead(theCase) {
-                        reference = try? keys.caseText(theCase, field: "reference", to: "read cases")
-                        title = (try? keys.documentKeyAndMetadata(document, to: "read documents"))?.1.title
-                    }
+                    let title = readable ? (try? keys?.documentKeyAndMetadata(document, to: "read documents"))?.1.title : nil
                     documents.append(.init(id: document.documentID.hex, caseID: theCase.id.hex, addedEvent: document.sequence, added: date(document.time),
                                            when: when, currentContentOpens: currentOpens, reencryptedEvent: movedBeyond?.sequence,
                                            openableBlobStillHere: opening.contains { present.contains($0.blob) },

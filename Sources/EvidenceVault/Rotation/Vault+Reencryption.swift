@@ -103,7 +103,7 @@ extension Vault {
                     return []
                 }
                 let keys = keyRing(for: actor, state: current)
-                let (caseKey, generation, rekey) = try currentCaseKey(theCase, keys: keys, as: actor)
+                let (caseKey, generation, rekey) = try currentCaseKey(theCase, keys: keys)
                 let body = EventBody.documentReencrypted(Reencryption(
                     documentID: documentID, caseID: theCase.id, generation: generation,
                     wrappedKey: try KeyWrap.wrapDocumentKey(newKey, under: caseKey, caseID: theCase.id, documentID: documentID,
