@@ -10,17 +10,22 @@ let package = Package(
         .executable(name: "evault", targets: ["evault"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        // SHA-256 only: SHA-NI through swift-crypto is ~5x libsodium's SHA-256 here (Docs/DEPENDENCIES.md).
-        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
-        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // Exact versions: two offices building on different days get the same code (Docs/DEPENDENCIES.md).
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
             name: "CSodium",
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"]), .brew(["libsodium"])]
+        ),
+        // SHA-256 only, from the system's OpenSSL libcrypto (SHA-NI; Docs/DEPENDENCIES.md).
+        .systemLibrary(
+            name: "COpenSSLCrypto",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
         // prctl(2) wrappers (variadic in C): non-dumpable process (Sources/VaultCrypto/ProcessHygiene.swift).
         .target(name: "CProcessControl"),
@@ -29,7 +34,7 @@ let package = Package(
             dependencies: [
                 "CSodium",
                 "CProcessControl",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "COpenSSLCrypto",
             ]
         ),
         .target(

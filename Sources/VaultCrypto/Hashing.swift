@@ -1,38 +1,90 @@
+import COpenSSLCrypto
 import CSodium
-import Crypto
 import Foundation
 
-/// Streaming SHA-256 through swift-crypto (SHA-NI where the CPU has it).
+/// Streaming SHA-256 through the system's OpenSSL libcrypto (its EVP digest
+/// interface; SHA-NI where the CPU has it). Docs/DEPENDENCIES.md gives the rates.
 ///
-/// Used for blob names and plaintext commitments: the hash courts and forensic tools expect.
-public struct SHA256Stream: Sendable {
+/// Used for blob names, event hashes and plaintext commitments: the hash courts
+/// and forensic tools expect. A value type: a copy hashes on independently.
+public struct SHA256Stream: @unchecked Sendable {
     /// Digest length in bytes.
     public static let digestLength = 32
-    private var state = Crypto.SHA256()
+    private var context: DigestContext
 
     /// A fresh hash state.
-    public init() {}
+    public init() {
+        context = DigestContext()
+    }
 
     /// Absorbs more input.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        state.update(bufferPointer: bytes)
+        guard bytes.count > 0 else { return }
+        if !isKnownUniquelyReferenced(&context) { context = context.copy() }
+        context.update(bytes)
     }
 
     /// Absorbs more input.
     public mutating func update(_ bytes: some ContiguousBytes) {
-        bytes.withUnsafeBytes { state.update(bufferPointer: $0) }
+        bytes.withUnsafeBytes { update($0) }
     }
 
-    /// The 32-byte digest.
+    /// The 32-byte digest of everything absorbed (the state itself is left as it was).
     public func finalize() -> [UInt8] {
-        Array(state.finalize())
+        context.copy().finish()
     }
 
     /// One-shot SHA-256.
     public static func hash(_ bytes: some ContiguousBytes) -> [UInt8] {
-        var stream = SHA256Stream()
-        stream.update(bytes)
-        return stream.finalize()
+        bytes.withUnsafeBytes { input in
+            var out = [UInt8](repeating: 0, count: digestLength)
+            var length: UInt32 = 0
+            let ok = out.withUnsafeMutableBytes { digest in
+                EVP_Digest(input.baseAddress ?? UnsafeRawPointer(digest.baseAddress!), input.count,
+                           digest.bindMemory(to: UInt8.self).baseAddress, &length, DigestContext.sha256, nil)
+            }
+            precondition(ok == 1 && length == UInt32(digestLength), "OpenSSL SHA-256 failed")
+            return out
+        }
+    }
+}
+
+/// One OpenSSL `EVP_MD_CTX` for SHA-256, freed with its owner.
+private final class DigestContext {
+    /// The SHA-256 implementation, fetched from the default provider once.
+    nonisolated(unsafe) static let sha256: OpaquePointer = {
+        guard let md = EVP_MD_fetch(nil, "SHA256", nil) else { preconditionFailure("OpenSSL has no SHA-256") }
+        return md
+    }()
+
+    private let pointer: OpaquePointer
+
+    init() {
+        guard let pointer = EVP_MD_CTX_new() else { preconditionFailure("OpenSSL: out of memory") }
+        precondition(EVP_DigestInit_ex(pointer, Self.sha256, nil) == 1, "OpenSSL SHA-256 init failed")
+        self.pointer = pointer
+    }
+
+    private init(copying other: OpaquePointer) {
+        guard let pointer = EVP_MD_CTX_new() else { preconditionFailure("OpenSSL: out of memory") }
+        precondition(EVP_MD_CTX_copy_ex(pointer, other) == 1, "OpenSSL SHA-256 copy failed")
+        self.pointer = pointer
+    }
+
+    deinit { EVP_MD_CTX_free(pointer) }
+
+    func copy() -> DigestContext { DigestContext(copying: pointer) }
+
+    func update(_ bytes: UnsafeRawBufferPointer) {
+        precondition(EVP_DigestUpdate(pointer, bytes.baseAddress, bytes.count) == 1, "OpenSSL SHA-256 update failed")
+    }
+
+    func finish() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: SHA256Stream.digestLength)
+        var length: UInt32 = 0
+        let ok = out.withUnsafeMutableBufferPointer { EVP_DigestFinal_ex(pointer, $0.baseAddress, &length) }
+        precondition(ok == 1 && length == UInt32(SHA256Stream.digestLength), "OpenSSL SHA-256 final failed")
+        return out
     }
 }
 
