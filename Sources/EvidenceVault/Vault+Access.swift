@@ -99,7 +99,11 @@ final class KeyRing {
     private struct EpochName: Hashable { let group: ObjectID; let epoch: UInt32 }
     private struct GenerationName: Hashable { let theCase: ObjectID; let generation: UInt32 }
     private var epochKeys: [EpochName: GroupEpochKey] = [:]
+    /// Unwrapped case keys, at most `maxCaseKeys` at once: each lives in guarded
+    /// memory (`sodium_malloc`: its own pages and guard pages), of which a process
+    /// has a few tens of thousands, so a listing of 20,000 cases must not hold them all.
     private var caseKeys: [GenerationName: CaseKey] = [:]
+    static let maxCaseKeys = 256
     private var caseFields: [ObjectID: SealedFields.CaseFields] = [:]
 
     init(actor: UnlockedIdentity, state: LedgerState, fields: SealedFields) {
@@ -221,6 +225,7 @@ final class KeyRing {
                 throw VaultError(.integrity, "case \(theCase.id.hex): the generation \(number) key wrapped in ledger event \(generation.sequence) by \(state.displayName(of: generation.author)) does not match the key committed to there (a wrap that opens to different keys for different readers); refused")
             }
         }
+        if caseKeys.count >= Self.maxCaseKeys { caseKeys.removeAll() }
         caseKeys[GenerationName(theCase: theCase.id, generation: number)] = key
         return key
     }

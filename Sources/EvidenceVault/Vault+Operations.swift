@@ -216,7 +216,7 @@ extension Vault {
     /// can read them. A case whose sealed fields do not open is listed with its
     /// problem, and the listing goes on.
     public func cases(inGroup groupName: String? = nil, as actor: UnlockedIdentity?) throws -> [CaseSummary] {
-        let state = try replay()
+        let state = try replay(for: actor)
         let groupID = try groupName.map { try state.requireGroup(named: $0).id }
         let keys = actor.map { keyRing(for: $0, state: state) }
         return state.cases.values.filter { groupID == nil || $0.groupID == groupID }
@@ -271,7 +271,7 @@ extension Vault {
                              progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> [DocumentSummary] {
         try requireWriteAccess()
         try Self.checkInputs(files)
-        let state = try replay()
+        let state = try replay(for: actor)
         let keys = keyRing(for: actor, state: state)
         let theCase = try state.resolveCase(caseText, keys: keys)
         _ = try state.requireReader(actor, of: state.group(of: theCase), to: "add documents to case \(theCase.id.hex)")
@@ -360,7 +360,7 @@ extension Vault {
     /// The documents of a case (metadata for readers). A document whose key or
     /// metadata does not open is listed with its problem; the listing goes on.
     public func documents(inCase caseText: String, as actor: UnlockedIdentity?) throws -> [DocumentSummary] {
-        let state = try replay()
+        let state = try replay(for: actor)
         let keys = actor.map { keyRing(for: $0, state: state) }
         let theCase = try state.resolveCase(caseText, keys: keys)
         return state.documents(of: theCase).map { documentSummary($0, in: state, keys: keys) }
@@ -368,7 +368,7 @@ extension Vault {
 
     /// One document by id or prefix (metadata for readers).
     public func document(_ text: String, as actor: UnlockedIdentity?) throws -> DocumentSummary {
-        let state = try replay()
+        let state = try replay(for: actor)
         return documentSummary(try state.resolveDocument(text), in: state, keys: actor.map { keyRing(for: $0, state: state) })
     }
 
@@ -385,7 +385,7 @@ extension Vault {
     ///   `O_TMPFILE`, where an interrupted export could leave partial plaintext.
     public func export(_ documentText: String, to path: String, force: Bool = false, as actor: UnlockedIdentity,
                        allowVisibleTemporary: Bool = false, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> DocumentSummary {
-        let state = try replay()
+        let state = try replay(for: actor)
         let document = try state.resolveDocument(documentText)
         guard let theCase = state.cases[document.caseID] else { throw VaultError(.integrity, "document names a missing case") }
         let destination = try ExportDestination(path: path, force: force)

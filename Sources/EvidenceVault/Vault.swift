@@ -23,6 +23,13 @@ public final class Vault: @unchecked Sendable {
     let logger: Logger
     /// What this machine remembers about vaults (nil: no anchoring, e.g. in tests and the demo).
     public let knownVaults: KnownVaults?
+    /// What became of the kept ledger state in the last replay (tests and `vault-bench` read it).
+    var keptStateOutcome: KeptState.Outcome {
+        get { outcomeLock.withLock { outcome } }
+        set { outcomeLock.withLock { outcome = newValue } }
+    }
+    private let outcomeLock = NSLock()
+    private var outcome = KeptState.Outcome.absent
 
     static let databaseName = "vault.sqlite"
     static let blobFolderName = "blobs"
@@ -178,17 +185,68 @@ public final class Vault: @unchecked Sendable {
     /// Replays the whole ledger; fails closed on the first violation, and on a
     /// vault that contradicts what this machine remembers (`KnownVaults`).
     public func replay() throws -> LedgerState {
+        try replay(for: nil)
+    }
+
+    /// The verified state of the ledger. With `actor`, and a vault this machine
+    /// knows, it starts from the state `actor` verified and kept here before
+    /// (`KeptState`) and replays only the events after it; then keeps the result.
+    func replay(for actor: UnlockedIdentity?) throws -> LedgerState {
         // What this machine remembers is read first: heads are remembered only after
         // their commit, so the ledger read next is at least as long as any of them.
         let pin = try knownVaults?.pin(for: folder)
+        let kept = keptState(for: actor, pin: pin)
         // Signatures up to the head this machine verified in full before are not
         // checked again; anchor() then requires that head's hash, which the hash
         // chain ties to every event before it.
-        let state = try databaseAccess {
-            try database.read { db in try Self.replay(db, onto: LedgerState(), verifiedThrough: pin?.verifiedHead) }
+        let (state, start) = try databaseAccess {
+            try database.read { db in
+                let start = try startingState(kept, db)
+                return (try Self.replay(db, onto: start, verifiedThrough: pin?.verifiedHead), start.count)
+            }
         }
         try anchor(state, pin: pin)
+        keep(state, in: kept, advancedFrom: start)
         return state
+    }
+
+    /// Where `actor` keeps its verified state of this vault, if anywhere: only
+    /// for a vault this machine knows (the pin names its id).
+    func keptState(for actor: UnlockedIdentity?, pin: KnownVaults.Pin?) -> KeptState? {
+        guard let actor, let knownVaults, let vaultID = pin?.vaultAtPath else { return nil }
+        return try? KeptState(stateFolder: knownVaults.folder, vaultID: vaultID, actor: actor)
+    }
+
+    /// The state to replay onto: the kept one if it authenticates and the ledger
+    /// still holds its head, else the empty state (a full replay). A refusal is
+    /// reported (`keptStateOutcome`, a warning), never used.
+    func startingState(_ kept: KeptState?, _ db: Database) throws -> LedgerState {
+        guard let kept else { keptStateOutcome = .absent; return LedgerState() }
+        let (loaded, outcome) = kept.load()
+        guard let loaded else {
+            keptStateOutcome = outcome
+            if case .rejected(let why) = outcome {
+                logger.warning("the verified ledger state this machine kept for the vault was refused: it was altered (by someone who can write this machine's state folder) or damaged; the ledger was verified in full instead and the state kept again", metadata: ["file": "\(kept.path)", "why": "\(why)"])
+            }
+            return LedgerState()
+        }
+        guard try KeptState.ledgerHoldsHead(of: loaded, db) else {
+            // Cut or rewritten below what this identity verified: the full replay and the anchor say which.
+            keptStateOutcome = .rejected("its head, event \(loaded.count - 1), is not in the ledger")
+            logger.warning("the ledger no longer holds the head of the kept ledger state; replayed in full", metadata: ["file": "\(kept.path)"])
+            return LedgerState()
+        }
+        keptStateOutcome = outcome
+        return loaded
+    }
+
+    /// Keeps `state` when it moved past what was kept (best effort: a state not
+    /// kept costs only a longer replay next time).
+    func keep(_ state: LedgerState, in kept: KeptState?, advancedFrom start: UInt64) {
+        guard let kept, state.count > start || keptStateOutcome != .used(count: start) else { return }
+        do { try kept.save(state) } catch {
+            logger.warning("could not keep the verified ledger state", metadata: ["file": "\(kept.path)", "error": "\(error)"])
+        }
     }
 
     /// Refuses a state that contradicts the pin or that this machine was never
@@ -216,17 +274,31 @@ public final class Vault: @unchecked Sendable {
                        observe: ((Event, LedgerState) -> Void)? = nil) throws -> LedgerState {
         var state = initial
         let rows = try StoredEvent.fetch(db, from: state.count)
+        var run: [Event] = []
+        func applyRun() throws {
+            // Signatures this machine has not verified before are checked on both cores first.
+            let verifiedBefore = { (event: Event) in verifiedThrough.map { event.sequence <= $0 } ?? false }
+            let keys = run.allSatisfy(verifiedBefore) ? [] : SignatureBatch.verify(run, against: state, threads: 2, skip: verifiedBefore)
+            for (index, event) in run.enumerated() {
+                let alreadyVerified = verifiedBefore(event)
+                do {
+                    try state.apply(event, signatureAlreadyVerified: alreadyVerified, preVerified: keys.isEmpty ? nil : keys[index])
+                } catch let violation as LedgerViolation {
+                    throw VaultError(.integrity, "\(violation)", hint: "run 'evault verify' for a full report")
+                }
+                observe?(event, state)
+            }
+            run.removeAll(keepingCapacity: true)
+        }
         while let row = try rows.next() {
-            let event: Event
-            do { event = try StoredEvent(row).decode() } catch {
+            do { run.append(try StoredEvent(row).decode()) } catch {
+                // Apply what came before, so that a broken chain is reported first, as in order.
+                try applyRun()
                 throw VaultError(.integrity, "\(error)", hint: "run 'evault verify' for a full report")
             }
-            let alreadyVerified = verifiedThrough.map { event.sequence <= $0 } ?? false
-            do { try state.apply(event, signatureAlreadyVerified: alreadyVerified) } catch let violation as LedgerViolation {
-                throw VaultError(.integrity, "\(violation)", hint: "run 'evault verify' for a full report")
-            }
-            observe?(event, state)
+            if run.count == SignatureBatch.runLength { try applyRun() }
         }
+        try applyRun()
         return state
     }
 
@@ -249,6 +321,7 @@ public final class Vault: @unchecked Sendable {
                       _ makeBodies: (LedgerState) throws -> [EventBody]) throws -> ([Event], LedgerState) {
         try requireWriteAccess()
         var result: ([Event], LedgerState)?
+        let kept = creatingVault ? nil : keptState(for: actor, pin: try knownVaults?.pin(for: folder))
         try databaseAccess { try database.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
                 // Under the write lock, on the file this connection writes: the one
@@ -265,7 +338,8 @@ public final class Vault: @unchecked Sendable {
                 }
                 // Holding the write lock: every remembered head belongs to a commit before ours.
                 let pin = try knownVaults?.pin(for: folder)
-                var state = try Self.replay(db, onto: cached ?? LedgerState(),
+                let start = try cached ?? (creatingVault ? LedgerState() : startingState(kept, db))
+                var state = try Self.replay(db, onto: start,
                                             verifiedThrough: cached == nil && !creatingVault ? pin?.verifiedHead : nil)
                 // Never sign on top of a vault that was swapped, rolled back or never
                 // trusted here (THREATS.md 26, 48); a new genesis is this machine's own doing.
@@ -297,6 +371,7 @@ public final class Vault: @unchecked Sendable {
             if creatingVault { throw VaultError(.io, "the vault was created, but this machine could not remember it: \(error)") }
             logger.warning("could not remember the new ledger head", metadata: ["error": "\(error)"])
         }
+        keep(result.1, in: kept, advancedFrom: 0)
         for event in result.0 {
             logger.info("event appended", metadata: ["seq": "\(event.sequence)", "action": "\(event.body.action)"])
         }

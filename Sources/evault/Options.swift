@@ -17,7 +17,9 @@ struct VaultOptions: ParsableArguments {
     /// Opens the vault, anchored to what this user's machine remembers about it.
     /// Commands that only read pass `.read`: the database is then opened
     /// read-only and never migrated or written (Docs/CLI.md "Reading never writes").
-    func open(_ access: Vault.Access) throws -> Vault { try Vault.open(at: path(), access: access, knownVaults: Self.knownVaults()) }
+    func open(_ access: Vault.Access) throws -> Vault {
+        try Vault.open(at: path(), access: access, logger: VaultLogging.warningsToStandardError, knownVaults: Self.knownVaults())
+    }
 
     static func knownVaults() -> KnownVaults { KnownVaults.forCurrentUser() }
 }

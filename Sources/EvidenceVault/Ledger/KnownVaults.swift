@@ -56,6 +56,8 @@ public final class KnownVaults: @unchecked Sendable {
 
     /// The file the entries live in.
     public let path: String
+    /// The machine's state folder that holds it (and the kept ledger states, `KeptState`).
+    public var folder: String { (path as NSString).deletingLastPathComponent }
 
     /// Uses `path` (created on first write).
     public init(path: String) {

@@ -21,6 +21,10 @@ public struct LedgerViolation: Error, Sendable, CustomStringConvertible {
 /// and metadata) are not kept: cases and documents remember the sequence
 /// number of the signed event that holds them, and `SealedFields` reads them
 /// back, checked against the event's hash, only when a reader needs them.
+///
+/// Setters are internal, not private, for one reader only: `KeptStateCoding`,
+/// which restores a state this machine verified and kept (Docs/FORMAT.md §11).
+/// Everything else changes a state through `apply`.
 public struct LedgerState: Sendable {
     /// A current member of a working group.
     public struct Member: Sendable, Equatable {
@@ -125,32 +129,32 @@ public struct LedgerState: Sendable {
         public internal(set) var recordSequence: UInt64
     }
 
-    public private(set) var vaultID: ObjectID?
-    public private(set) var creator: Fingerprint?
+    public internal(set) var vaultID: ObjectID?
+    public internal(set) var creator: Fingerprint?
     /// Every identity any event admitted, as first admitted (one name per fingerprint).
-    public private(set) var identities: [Fingerprint: PublicIdentity] = [:]
-    public private(set) var groups: [ObjectID: Group] = [:]
-    private var groupIDsByName: [String: ObjectID] = [:]
-    public private(set) var cases: [ObjectID: Case] = [:]
-    public private(set) var documents: [ObjectID: Document] = [:]
+    public internal(set) var identities: [Fingerprint: PublicIdentity] = [:]
+    public internal(set) var groups: [ObjectID: Group] = [:]
+    var groupIDsByName: [String: ObjectID] = [:]
+    public internal(set) var cases: [ObjectID: Case] = [:]
+    public internal(set) var documents: [ObjectID: Document] = [:]
     /// Document ids of each case, in ledger order.
-    public private(set) var caseDocuments: [ObjectID: [ObjectID]] = [:]
+    public internal(set) var caseDocuments: [ObjectID: [ObjectID]] = [:]
     /// Hex names of every blob the ledger ever named (current and superseded).
-    public private(set) var blobNames: Set<String> = []
+    public internal(set) var blobNames: Set<String> = []
     /// Blobs superseded by `document.reencrypt`, with that event's sequence number: `clean` removes them.
-    public private(set) var supersededBlobs: [String: UInt64] = [:]
+    public internal(set) var supersededBlobs: [String: UInt64] = [:]
     /// Every key commitment recorded so far: one key, one commitment, never reused.
-    private var commitments: Set<[UInt8]> = []
+    var commitments: Set<[UInt8]> = []
     /// The highest event version applied: no older version may follow (no downgrade).
-    public private(set) var highestVersion: UInt8 = 0
+    public internal(set) var highestVersion: UInt8 = 0
     /// The vault creator was removed from a group: their vault-level right (creating groups) ends.
-    public private(set) var creatorRevoked = false
+    public internal(set) var creatorRevoked = false
     /// The hash of every event applied, by sequence number (to check a remembered head).
-    public private(set) var eventHashes: [[UInt8]] = []
+    public internal(set) var eventHashes: [[UInt8]] = []
     /// Identities by the comparison key of their name (`MemberName.key`): more than one means a collision.
-    private var namesByKey: [String: [Fingerprint]] = [:]
+    var namesByKey: [String: [Fingerprint]] = [:]
     /// The comparison keys of each identity's name, computed once.
-    private var nameKeys: [Fingerprint: Set<String>] = [:]
+    var nameKeys: [Fingerprint: Set<String>] = [:]
     /// Number of events applied.
     public var count: UInt64 { UInt64(eventHashes.count) }
     /// Hash of the last event applied (32 zero bytes before genesis).
@@ -187,7 +191,7 @@ public struct LedgerState: Sendable {
         }
     }
 
-    private mutating func admit(_ identity: PublicIdentity) {
+    mutating func admit(_ identity: PublicIdentity) {
         guard identities[identity.fingerprint] == nil else { return }
         identities[identity.fingerprint] = identity
         let keys = MemberName.keys(identity.name)
@@ -208,6 +212,13 @@ public struct LedgerState: Sendable {
     ///   byte-identical to what was verified, so its signatures need not be
     ///   checked again. Every other rule is still applied.
     mutating func apply(_ event: Event, signatureAlreadyVerified: Bool) throws {
+        try apply(event, signatureAlreadyVerified: signatureAlreadyVerified, preVerified: nil)
+    }
+
+    /// Checks and applies `event`; its signature is not checked again when
+    /// `preVerified` is the key the signer resolves to here, the key
+    /// `SignatureBatch` verified it under.
+    mutating func apply(_ event: Event, signatureAlreadyVerified: Bool, preVerified: SigningPublicKey?) throws {
         func violation(_ reason: String) -> LedgerViolation { LedgerViolation(sequence: event.sequence, reason: reason) }
         guard event.sequence == count else {
             throw violation("sequence number out of order: expected \(count)")
@@ -227,7 +238,7 @@ public struct LedgerState: Sendable {
             }
             signer = known
         }
-        guard signatureAlreadyVerified || event.hasValidSignature(by: signer.signingKey) else {
+        guard signatureAlreadyVerified || preVerified == signer.signingKey || event.hasValidSignature(by: signer.signingKey) else {
             throw violation("signature by \(signer.name) (\(event.actor.readable)) does not verify for a \(event.body.action) event")
         }
 

@@ -108,29 +108,43 @@ extension Vault {
                 var implied: [String: (IndexRow.Digest, UInt64)] = [:]
                 let rows = try StoredEvent.fetch(db)
                 var broken = false
+                var run: [StoredEvent] = []
+                // Runs of events: their signatures checked on all cores (SignatureBatch), then applied in order.
+                func applyRun() throws {
+                    let decoded = run.map { stored in Result { try stored.decode() } }
+                    let prefix = decoded.prefix { (try? $0.get()) != nil }.compactMap { try? $0.get() }
+                    let keys = broken ? [] : SignatureBatch.verify(Array(prefix), against: state, threads: threads)
+                    for (index, storedEvent) in run.enumerated() where !broken {
+                        let object = storedEvent.label
+                        let event: Event
+                        do { event = try decoded[index].get() } catch {
+                            findings.append(Finding(object: object, problem: "corrupt: \(error)"))
+                            broken = true
+                            continue
+                        }
+                        if storedEvent.storedHash != event.hash {
+                            findings.append(Finding(object: object, problem: "stored hash differs from the hash of its bytes"))
+                        }
+                        let rowsBefore = IndexRow.rows(for: event, before: state)
+                        do {
+                            try state.apply(event, signatureAlreadyVerified: false, preVerified: index < keys.count ? keys[index] : nil)
+                        } catch let violation as LedgerViolation {
+                            findings.append(Finding(object: object, problem: violation.reason))
+                            broken = true
+                            continue
+                        }
+                        if let flag = clock.flag(event) { timeFlags.append(Finding(object: object, problem: flag)) }
+                        for indexRow in rowsBefore { implied[indexRow.name] = (indexRow.digest, event.sequence) }
+                    }
+                    run.removeAll(keepingCapacity: true)
+                }
                 while let row = try rows.next() {
                     stored += 1
                     if broken { continue }
-                    let storedEvent = StoredEvent(row)
-                    let object = storedEvent.label
-                    let event: Event
-                    do { event = try storedEvent.decode() } catch {
-                        findings.append(Finding(object: object, problem: "corrupt: \(error)"))
-                        broken = true
-                        continue
-                    }
-                    if storedEvent.storedHash != event.hash {
-                        findings.append(Finding(object: object, problem: "stored hash differs from the hash of its bytes"))
-                    }
-                    let rowsBefore = IndexRow.rows(for: event, before: state)
-                    do { try state.apply(event) } catch let violation as LedgerViolation {
-                        findings.append(Finding(object: object, problem: violation.reason))
-                        broken = true
-                        continue
-                    }
-                    if let flag = clock.flag(event) { timeFlags.append(Finding(object: object, problem: flag)) }
-                    for indexRow in rowsBefore { implied[indexRow.name] = (indexRow.digest, event.sequence) }
+                    run.append(StoredEvent(row))
+                    if run.count == SignatureBatch.runLength { try applyRun() }
                 }
+                try applyRun()
                 if broken {
                     findings.append(Finding(object: "ledger", problem: "replay stopped at the first broken event; \(stored - Int(state.count)) event(s) from there on are unverified"))
                 }

@@ -50,7 +50,7 @@ extension Vault {
     public func reencrypt(group groupName: String, caseText: String? = nil, beforeEpoch: UInt32? = nil, as actor: UnlockedIdentity,
                           progress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> ReencryptionSummary {
         try requireWriteAccess()
-        var state = try replay()
+        var state = try replay(for: actor)
         let group = try state.requireGroup(named: groupName)
         try state.requireCustodian(actor, of: group, to: "re-encrypt its documents")
         let caseID = try caseText.map { try state.resolveCase($0, keys: keyRing(for: actor, state: state)).id }

@@ -1,0 +1,85 @@
+import EvidenceVault
+import Foundation
+import VaultCrypto
+
+/// `vault-bench commands [CASES] [DOCUMENTS_PER_CASE]`: what the everyday
+/// commands cost in a large vault once the identity is unlocked, through the
+/// library, against the full replay every command did before the kept ledger
+/// state (Docs/FORMAT.md §11), measured in the same run: paired, alternating
+/// rounds, medians of 5.
+///
+/// The vault: a group with a custodian, 8 lawyers and 4 auditors, CASES cases,
+/// each with DOCUMENTS_PER_CASE documents of 1 KB (one transaction per case).
+enum CommandsBenchmark {
+    static func run(cases: Int, documentsPerCase: Int) throws {
+        let root = (ProcessInfo.processInfo.environment["EVAULT_BENCH_DIR"] ?? NSTemporaryDirectory()) + "/vault-bench-commands-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let custodian = try UnlockedIdentity.generate(name: "custodian")
+        let lawyer = try UnlockedIdentity.generate(name: "lawyer")
+        let small = root + "/1k.bin"
+        try Data((0..<1024).map { UInt8(truncatingIfNeeded: $0 &* 7) }).write(to: URL(fileURLWithPath: small))
+
+        let (vault, known) = try ScaleBenchmark.makeVault(root + "/vault", creator: custodian)
+        try vault.addMember(lawyer.publicIdentity, role: .lawyer, toGroup: "bench", as: custodian)
+        for index in 0..<7 {
+            try vault.addMember(try UnlockedIdentity.generate(name: "lawyer-\(index)").publicIdentity, role: .lawyer, toGroup: "bench", as: custodian)
+        }
+        for index in 0..<4 {
+            try vault.addMember(try UnlockedIdentity.generate(name: "auditor-\(index)").publicIdentity, role: .auditor, toGroup: "bench", as: custodian)
+        }
+        var caseIDs: [ObjectID] = []
+        let build = try ScaleBenchmark.seconds {
+            var made = 0
+            while made < cases {
+                let batch = min(1000, cases - made)
+                caseIDs += try vault.createCases(inGroup: "bench", (made..<made + batch).map { ("CASE-\($0)", "") }, as: custodian).map(\.id)
+                made += batch
+            }
+            for caseID in caseIDs {
+                _ = try vault.addDocuments(Array(repeating: NewDocument(path: small, kind: .other), count: documentsPerCase),
+                                           toCase: caseID.hex, as: custodian)
+            }
+        }
+        let events = try vault.replay().count
+        print(String(format: "vault-bench commands: %d events (%d cases of %d documents, 13 members), built in %.0f s",
+                     Int(events), cases, documentsPerCase, build))
+
+        let target = caseIDs[caseIDs.count / 2]
+        let opened = try Vault.open(at: vault.folder, knownVaults: known)
+        let document = try opened.documents(inCase: target.hex, as: lawyer)[documentsPerCase / 2].id
+        let first = try ScaleBenchmark.seconds { _ = try Vault.open(at: vault.folder, knownVaults: known).documents(inCase: target.hex, as: lawyer) }
+        print(String(format: "  first command of the lawyer (no kept state yet: full replay, then kept): %.3f s", first))
+
+        var times: [String: [Double]] = [:]
+        for _ in 0..<5 {
+            // Reference first in each round, then each command on a freshly opened vault (as a new process would).
+            times["reference", default: []].append(try ScaleBenchmark.seconds { _ = try Vault.open(at: vault.folder, knownVaults: known).replay() })
+            times["list", default: []].append(try ScaleBenchmark.seconds {
+                let listed = try Vault.open(at: vault.folder, knownVaults: known).documents(inCase: target.hex, as: lawyer)
+                precondition(listed.count >= documentsPerCase)
+            })
+            times["show", default: []].append(try ScaleBenchmark.seconds {
+                let shown = try Vault.open(at: vault.folder, knownVaults: known).document(document.hex, as: lawyer)
+                precondition(shown.metadata != nil)
+            })
+            times["cases", default: []].append(try ScaleBenchmark.seconds {
+                let listed = try Vault.open(at: vault.folder, knownVaults: known).cases(inGroup: "bench", as: lawyer)
+                precondition(listed.count == cases)
+            })
+            times["add", default: []].append(try ScaleBenchmark.seconds {
+                _ = try Vault.open(at: vault.folder, knownVaults: known).addDocuments([NewDocument(path: small, kind: .other)],
+                                                                                      toCase: target.hex, as: lawyer)
+            })
+        }
+        let reference = ScaleBenchmark.median(times["reference"] ?? [1])
+        print(String(format: "  reference: replay of the whole ledger, signatures up to the remembered head skipped (every command before): %.3f s", reference))
+        for (key, label, goal) in [("list", "list CASE", 0.050), ("show", "show DOC", 0.050), ("cases", "case list GROUP", 0.300),
+                                   ("add", "add of a 1 KB file", 0.100)] {
+            let value = ScaleBenchmark.median(times[key] ?? [1])
+            print("  " + label.padding(toLength: 20, withPad: " ", startingAt: 0)
+                  + String(format: "%8.1f ms   %.3f x reference   (goal under %.0f ms: %@)", value * 1000, value / reference, goal * 1000,
+                           value < goal ? "met" : "not met"))
+        }
+    }
+}
