@@ -58,7 +58,7 @@ let package = Package(
         // In-memory throughput of the primitives, against memcpy in the same run (.ci/bench).
         .executableTarget(
             name: "vault-bench",
-            dependencies: ["VaultCrypto", "EvidenceVault"]
+            dependencies: ["VaultCrypto", "EvidenceVault", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "VaultCryptoTests",

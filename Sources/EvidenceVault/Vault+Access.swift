@@ -35,8 +35,8 @@ extension LedgerState {
     }
 
     /// The documents of a case, in ledger order.
-    func documents(of theCase: Case) -> [Document] {
-        (caseDocuments[theCase.id] ?? []).compactMap { documents[$0] }
+    func documents(of theCase: Case) throws -> [Document] {
+        try documents(inCase: theCase.id)
     }
 
     /// Finds a case by full id, by reference (among cases `keys` can read), or
@@ -45,6 +45,9 @@ extension LedgerState {
     /// by choosing a case id that looks like someone else's reference. Errors
     /// never repeat the text: it may be a sealed case reference.
     func resolveCase(_ text: String, keys: KeyRing?) throws -> Case {
+        // A full case id names that case: no reference can be 32 hex characters
+        // (`Vault.createCases` refuses them), so none is looked up.
+        if let id = ObjectID(hex: text), let found = cases[id] { return found }
         let byID = ObjectID(hex: text).flatMap { cases[$0] }.map { [$0] } ?? []
         let byReference = keys.map { $0.cases(withReference: text) } ?? []
         let byPrefix = casesWithIDPrefix(text)
@@ -69,12 +72,12 @@ extension LedgerState {
 
     /// Finds a document by id or unique id prefix.
     func resolveDocument(_ text: String) throws -> Document {
-        if let id = ObjectID(hex: text), let found = documents[id] { return found }
+        if let id = ObjectID(hex: text), let found = try document(id) { return found }
         let lowered = text.lowercased()
         guard lowered.count >= 4, lowered.allSatisfy(\.isHexDigit) else {
             throw VaultError(.invalidInput, "document \(text) is not an id or an id prefix of at least 4 hex characters")
         }
-        let matches = documents.values.filter { $0.documentID.hex.hasPrefix(lowered) }
+        let matches = try documents(withIDPrefix: lowered)
         guard matches.count == 1 else {
             throw matches.isEmpty ? VaultError(.notFound, "no document \(text) in this vault")
                 : VaultError(.invalidInput, "document prefix \(text) is ambiguous: \(matches.count) documents match")

@@ -179,6 +179,10 @@ extension Vault {
                 throw VaultError(.invalidInput, "a case reference is 1 to \(Self.maxReferenceLength) bytes and a title at most \(Self.maxCaseTitleLength)")
             }
             try TextRules.requirePrintable(reference, what: "the case reference")
+            // A full case id always names that case (`resolveCase`): a reference may not look like one.
+            guard ObjectID(hex: reference) == nil else {
+                throw VaultError(.invalidInput, "a case reference may not be 32 hexadecimal characters (it would read as a case id)")
+            }
             try TextRules.requirePrintable(title, what: "the case title")
         }
         let made = try cases.map { _ in (try ObjectID.random(), try CaseKey.random()) }
@@ -208,7 +212,7 @@ extension Vault {
         let keys = keyRing(for: actor, state: state)
         return try made.map { caseID, _ in
             guard let created = state.cases[caseID] else { throw VaultError(.io, "case \(caseID.hex) was not recorded") }
-            return caseSummary(created, in: state, keys: keys)
+            return try caseSummary(created, in: state, keys: keys)
         }
     }
 
@@ -216,20 +220,23 @@ extension Vault {
     /// can read them. A case whose sealed fields do not open is listed with its
     /// problem, and the listing goes on.
     public func cases(inGroup groupName: String? = nil, as actor: UnlockedIdentity?) throws -> [CaseSummary] {
-        let state = try replay(for: actor)
-        let groupID = try groupName.map { try state.requireGroup(named: $0).id }
-        let keys = actor.map { keyRing(for: $0, state: state) }
-        return state.cases.values.filter { groupID == nil || $0.groupID == groupID }
-            .sorted { $0.sequence < $1.sequence }
-            .map { caseSummary($0, in: state, keys: keys) }
+        try withVerifiedState(for: actor) { state in
+            let groupID = try groupName.map { try state.requireGroup(named: $0).id }
+            let keys = actor.map { keyRing(for: $0, state: state) }
+            return try state.cases.values.filter { groupID == nil || $0.groupID == groupID }
+                .sorted { $0.sequence < $1.sequence }
+                .map { try caseSummary($0, in: state, keys: keys) }
+        }
     }
 
-    func caseSummary(_ theCase: LedgerState.Case, in state: LedgerState, keys: KeyRing?) -> CaseSummary {
+    func caseSummary(_ theCase: LedgerState.Case, in state: LedgerState, keys: KeyRing?) throws -> CaseSummary {
         var reference: String?, title: String?, problem: String?
         if let keys, keys.canRead(theCase) {
             do {
                 reference = try keys.caseText(theCase, field: "reference", to: "read cases")
                 title = try keys.caseText(theCase, field: "title", to: "read cases")
+            } catch let damaged as KeptPageError {
+                throw damaged  // the kept state, not the case: `withVerifiedState` replays in full
             } catch {
                 reference = nil
                 title = nil
@@ -239,7 +246,7 @@ extension Vault {
         return CaseSummary(id: theCase.id, groupName: state.groups[theCase.groupID]?.name ?? "?", reference: reference, title: title,
                            author: theCase.author, authorName: state.displayName(of: theCase.author),
                            created: Date(timeIntervalSince1970: TimeInterval(theCase.time)), sequence: theCase.sequence,
-                           documentCount: state.caseDocuments[theCase.id]?.count ?? 0, problem: problem)
+                           documentCount: state.documentCount(inCase: theCase.id), problem: problem)
     }
 
     // MARK: documents
@@ -360,16 +367,18 @@ extension Vault {
     /// The documents of a case (metadata for readers). A document whose key or
     /// metadata does not open is listed with its problem; the listing goes on.
     public func documents(inCase caseText: String, as actor: UnlockedIdentity?) throws -> [DocumentSummary] {
-        let state = try replay(for: actor)
-        let keys = actor.map { keyRing(for: $0, state: state) }
-        let theCase = try state.resolveCase(caseText, keys: keys)
-        return state.documents(of: theCase).map { documentSummary($0, in: state, keys: keys) }
+        try withVerifiedState(for: actor) { state in
+            let keys = actor.map { keyRing(for: $0, state: state) }
+            let theCase = try state.resolveCase(caseText, keys: keys)
+            return try state.documents(of: theCase).map { try documentSummary($0, in: state, keys: keys) }
+        }
     }
 
     /// One document by id or prefix (metadata for readers).
     public func document(_ text: String, as actor: UnlockedIdentity?) throws -> DocumentSummary {
-        let state = try replay(for: actor)
-        return documentSummary(try state.resolveDocument(text), in: state, keys: actor.map { keyRing(for: $0, state: state) })
+        try withVerifiedState(for: actor) { state in
+            try documentSummary(try state.resolveDocument(text), in: state, keys: actor.map { keyRing(for: $0, state: state) })
+        }
     }
 
     /// Checks an export destination before the passphrase is asked (THREATS.md 50).
@@ -416,10 +425,12 @@ extension Vault {
         return documentSummary(document, in: state, metadata: metadata, problem: nil)
     }
 
-    func documentSummary(_ document: LedgerState.Document, in state: LedgerState, keys: KeyRing?) -> DocumentSummary {
+    func documentSummary(_ document: LedgerState.Document, in state: LedgerState, keys: KeyRing?) throws -> DocumentSummary {
         var metadata: DocumentMetadata?, problem: String?
         if let keys, let theCase = state.cases[document.caseID], keys.canRead(theCase) {
-            do { metadata = try keys.documentKeyAndMetadata(document, to: "read documents").1 } catch {
+            do { metadata = try keys.documentKeyAndMetadata(document, to: "read documents").1 } catch let damaged as KeptPageError {
+                throw damaged
+            } catch {
                 problem = (error as? VaultError)?.message ?? "\(error)"
             }
         }

@@ -36,7 +36,7 @@ extension Vault {
     public func trustCandidate() throws -> TrustCandidate {
         let state = try databaseAccess { try database.read { db in try Self.replay(db, onto: LedgerState()) } }
         guard let vaultID = state.vaultID, let creatorID = state.creator, let creator = state.identities[creatorID],
-              let genesis = state.eventHashes.first else {
+              let genesis = state.genesisHash else {
             throw VaultError(.integrity, "the vault at \(folder) has no genesis event: nothing to trust")
         }
         let pin = try knownVaults?.pin(for: folder)
@@ -52,7 +52,7 @@ extension Vault {
     public func trust(_ evidence: TrustEvidence, acceptOlder: Bool = false) throws -> KnownVaults.TrustOutcome {
         guard let knownVaults else { throw VaultError(.invalidInput, "no list of known vaults to record trust in") }
         let state = try databaseAccess { try database.read { db in try Self.replay(db, onto: LedgerState()) } }
-        guard let vaultID = state.vaultID, let creator = state.creator, let genesis = state.eventHashes.first else {
+        guard let vaultID = state.vaultID, let creator = state.creator, let genesis = state.genesisHash else {
             throw VaultError(.integrity, "the vault at \(folder) has no genesis event: nothing to trust")
         }
         switch evidence {

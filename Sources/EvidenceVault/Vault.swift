@@ -199,15 +199,50 @@ public final class Vault: @unchecked Sendable {
         // Signatures up to the head this machine verified in full before are not
         // checked again; anchor() then requires that head's hash, which the hash
         // chain ties to every event before it.
-        let (state, start) = try databaseAccess {
-            try database.read { db in
-                let start = try startingState(kept, db)
-                return (try Self.replay(db, onto: start, verifiedThrough: pin?.verifiedHead), start.count)
+        func replayAndAnchor(from kept: KeptState?) throws -> (LedgerState, UInt64) {
+            let (state, start) = try databaseAccess {
+                try database.read { db in
+                    let start = try startingState(kept, db)
+                    return (try Self.replay(db, onto: start, verifiedThrough: pin?.verifiedHead), start.count)
+                }
             }
+            if let head = pin?.verifiedHead, head < state.count { _ = try state.eventHash(at: head) }  // a kept page, checked here
+            try anchor(state, pin: pin)
+            return (state, start)
         }
-        try anchor(state, pin: pin)
+        let (state, start): (LedgerState, UInt64)
+        do {
+            (state, start) = try replayAndAnchor(from: kept)
+        } catch let damaged as KeptPageError {
+            refuse(kept, damaged)
+            (state, start) = try replayAndAnchor(from: nil)
+        }
         keep(state, in: kept, advancedFrom: start)
         return state
+    }
+
+    /// Runs `body` on the verified state for `actor`; if a page of the kept state
+    /// turns out damaged while `body` reads it, the kept state is dropped and
+    /// `body` runs again on a replay from genesis (nothing damaged is ever used).
+    func withVerifiedState<T>(for actor: UnlockedIdentity?, _ body: (LedgerState) throws -> T) throws -> T {
+        let state = try replay(for: actor)
+        do {
+            return try body(state)
+        } catch let damaged as KeptPageError {
+            let kept = keptState(for: actor, pin: try knownVaults?.pin(for: folder))
+            refuse(kept, damaged)
+            let full = try replay(for: nil)
+            keep(full, in: kept, advancedFrom: 0)
+            return try body(full)
+        }
+    }
+
+    /// Reports a kept state whose page failed its check, and removes it.
+    func refuse(_ kept: KeptState?, _ damaged: KeptPageError) {
+        keptStateOutcome = .rejected("\(damaged)")
+        logger.warning("the verified ledger state this machine kept for the vault was refused: it was altered (by someone who can write this machine's state folder) or damaged; the ledger was verified in full instead and the state kept again",
+                       metadata: ["file": "\(kept?.path ?? "?")", "why": "\(damaged)"])
+        kept?.discard()
     }
 
     /// Where `actor` keeps its verified state of this vault, if anywhere: only
@@ -221,7 +256,7 @@ public final class Vault: @unchecked Sendable {
     /// still holds its head, else the empty state (a full replay). A refusal is
     /// reported (`keptStateOutcome`, a warning), never used.
     func startingState(_ kept: KeptState?, _ db: Database) throws -> LedgerState {
-        guard let kept else { keptStateOutcome = .absent; return LedgerState() }
+        guard let kept else { return LedgerState() }  // no kept state involved: the outcome of the last one stands
         let (loaded, outcome) = kept.load()
         guard let loaded else {
             keptStateOutcome = outcome
@@ -243,7 +278,8 @@ public final class Vault: @unchecked Sendable {
     /// Keeps `state` when it moved past what was kept (best effort: a state not
     /// kept costs only a longer replay next time).
     func keep(_ state: LedgerState, in kept: KeptState?, advancedFrom start: UInt64) {
-        guard let kept, state.count > start || keptStateOutcome != .used(count: start) else { return }
+        // A state from genesis, or one that moved past the kept head.
+        guard let kept, state.count > start || state.isComplete else { return }
         do { try kept.save(state) } catch {
             logger.warning("could not keep the verified ledger state", metadata: ["file": "\(kept.path)", "error": "\(error)"])
         }
@@ -322,7 +358,7 @@ public final class Vault: @unchecked Sendable {
         try requireWriteAccess()
         var result: ([Event], LedgerState)?
         let kept = creatingVault ? nil : keptState(for: actor, pin: try knownVaults?.pin(for: folder))
-        try databaseAccess { try database.writeWithoutTransaction { db in
+        do { try databaseAccess { try database.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
                 // Under the write lock, on the file this connection writes: the one
                 // checked at open may have been swapped since (THREATS.md 53).
@@ -362,7 +398,12 @@ public final class Vault: @unchecked Sendable {
                 result = (events, state)
                 return .commit
             }
-        } }
+        } } } catch let damaged as KeptPageError {
+            // Rolled back: nothing was written. The damaged kept state is gone; a new run replays in full.
+            refuse(kept, damaged)
+            throw VaultError(.integrity, "the verified ledger state this machine kept for the vault was damaged or altered (\(damaged)); nothing was written",
+                             hint: "run the command again: the ledger will be verified in full")
+        }
         guard let result else { throw VaultError(.io, "transaction did not complete") }
         // Committed: from here nothing may report failure. Remembering the new head
         // is best effort (it only moves forward); the next command re-checks anyway.

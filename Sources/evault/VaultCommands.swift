@@ -267,11 +267,15 @@ struct VerifyCommand: ParsableCommand {
 /// `evault log`
 struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "log", abstract: "The ledger in human form; nothing secret.")
+    @Option(name: .customLong("case"), help: "Only the events that name this case (id, id prefix, or with --identity its reference).")
+    var caseRef: String?
     @OptionGroup var vault: VaultOptions
+    @OptionGroup var identity: IdentityOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
-        let entries = try vault.open(.read).log()
+        let opened = try vault.open(.read)
+        let entries = try caseRef.map { try opened.log(case: $0, as: identity.unlockIfGiven()) } ?? opened.log()
         if output.json { try Terminal.printJSON(entries.map(LogJSON.init)) } else {
             for entry in entries {
                 let objects = entry.objects.map { "\($0.kind) \($0.kind == "role" ? $0.id : String($0.id.prefix(12)))" }.joined(separator: ", ")

@@ -1,5 +1,6 @@
 import EvidenceVault
 import Foundation
+import GRDB
 import VaultCrypto
 
 /// `vault-bench commands [CASES] [DOCUMENTS_PER_CASE]`: what the everyday
@@ -51,6 +52,11 @@ enum CommandsBenchmark {
         let first = try ScaleBenchmark.seconds { _ = try Vault.open(at: vault.folder, knownVaults: known).documents(inCase: target.hex, as: lawyer) }
         print(String(format: "  first command of the lawyer (no kept state yet: full replay, then kept): %.3f s", first))
 
+        // EVAULT_BENCH_PROFILE=N: N lists in a row, for `perf record --delay` (nothing printed).
+        if let rounds = ProcessInfo.processInfo.environment["EVAULT_BENCH_PROFILE"].flatMap(Int.init) {
+            print("  profiling: \(rounds) lists")
+            for _ in 0..<rounds { _ = try Vault.open(at: vault.folder, knownVaults: known).documents(inCase: target.hex, as: lawyer) }
+        }
         var times: [String: [Double]] = [:]
         for _ in 0..<5 {
             // Reference first in each round, then each command on a freshly opened vault (as a new process would).
@@ -72,6 +78,12 @@ enum CommandsBenchmark {
                                                                                       toCase: target.hex, as: lawyer)
             })
         }
+        // Keyless verify against a raw two-core signature-verify loop over the same events (paired, alternating).
+        let (signed, keys) = try ledgerEvents(vault.folder + "/vault.sqlite", state: try vault.replay())
+        for _ in 0..<3 {
+            times["raw", default: []].append(ScaleBenchmark.seconds { precondition(verifyAll(signed, keys: keys, threads: 2)) })
+            times["verify", default: []].append(ScaleBenchmark.seconds { precondition(vault.verify(threads: 2).isClean) })
+        }
         let reference = ScaleBenchmark.median(times["reference"] ?? [1])
         print(String(format: "  reference: replay of the whole ledger, signatures up to the remembered head skipped (every command before): %.3f s", reference))
         for (key, label, goal) in [("list", "list CASE", 0.050), ("show", "show DOC", 0.050), ("cases", "case list GROUP", 0.300),
@@ -81,5 +93,49 @@ enum CommandsBenchmark {
                   + String(format: "%8.1f ms   %.3f x reference   (goal under %.0f ms: %@)", value * 1000, value / reference, goal * 1000,
                            value < goal ? "met" : "not met"))
         }
+        let raw = ScaleBenchmark.median(times["raw"] ?? [1]), verify = ScaleBenchmark.median(times["verify"] ?? [1])
+        print(String(format: "  keyless verify (every signature, the index, %d blobs): %.2f s, %.0f events/s; raw two-core Ed25519 verify of the same events: %.2f s, %.0f events/s; verify at %.0f%% of raw (goal 80%%: %@)",
+                     cases * documentsPerCase, verify, Double(events) / verify, raw, Double(events) / raw, raw / verify * 100,
+                     raw / verify >= 0.8 ? "met" : "not met"))
+
+        // Peak memory of `list CASE` in a child process, after its identity (Argon2id, interactive) is unlocked.
+        let identityFolder = root + "/identity"
+        try FileManager.default.createDirectory(atPath: identityFolder, withIntermediateDirectories: true)
+        let passphrase = "benchmark passphrase only"
+        let reader = try IdentityStore.create(name: "reader", in: identityFolder, passphrase: SecureBytes(copying: Array(passphrase.utf8)),
+                                              parameters: .interactive)
+        try vault.addMember(reader.publicIdentity, role: .lawyer, toGroup: "bench", as: custodian)
+        var peaks: [Int] = []
+        for _ in 0..<2 {  // the first builds the reader's kept state
+            peaks.append(try ScaleBenchmark.childPeak(vault: vault.folder, state: root + "/vault/state", caseID: target.hex,
+                                                      identity: reader.secretPath, passphrase: passphrase))
+        }
+        print(String(format: "  peak memory of list CASE beyond the unlocked identity: %.1f MiB with the kept state (%.1f MiB building it) (goal under 100 MiB: %@)",
+                     Double(peaks[1]) / 1024, Double(peaks[0]) / 1024, peaks[1] < 100 * 1024 ? "met" : "not met"))
+    }
+
+    /// Every event of the ledger, decoded, with its signer's key.
+    static func ledgerEvents(_ database: String, state: LedgerState) throws -> ([Event], [SigningPublicKey]) {
+        let queue = try DatabaseQueue(path: database, configuration: { var c = Configuration(); c.readonly = true; return c }())
+        let events = try queue.read { db in try Data.fetchAll(db, sql: "SELECT bytes FROM events ORDER BY seq").map { try Event.decode(Array($0)) } }
+        let creator = try require(state.creator.flatMap { state.identities[$0] })
+        let keys = try events.map { event in try require(event.sequence == 0 ? creator.signingKey : state.identities[event.actor]?.signingKey) }
+        return (events, keys)
+    }
+
+    /// Verifies every signature, `threads` at a time, striding (the reference loop).
+    static func verifyAll(_ events: [Event], keys: [SigningPublicKey], threads: Int) -> Bool {
+        let failures = UnsafeMutableBufferPointer<Int>.allocate(capacity: threads)
+        failures.initialize(repeating: 0)
+        defer { failures.deallocate() }
+        nonisolated(unsafe) let results = failures
+        DispatchQueue.concurrentPerform(iterations: threads) { worker in
+            var index = worker
+            while index < events.count {
+                if !events[index].hasValidSignature(by: keys[index]) { results[worker] += 1 }
+                index += threads
+            }
+        }
+        return failures.allSatisfy { $0 == 0 }
     }
 }

@@ -53,10 +53,14 @@ struct HostileStorageTests {
         expectVaultError(.invalidInput, "start of an existing case id") {
             _ = try env.vault.createCase(inGroup: "wg", reference: prefix, as: env.lawyer)
         }
-        expectVaultError(.invalidInput, "start of an existing case id") {
-            _ = try env.vault.createCase(inGroup: "wg", reference: env.caseID.hex, as: env.lawyer)
+        // A full id, existing or not, always reads as an id: no reference may be one.
+        for reference in [env.caseID.hex, String(repeating: "ab", count: 16), String(repeating: "AB", count: 16)] {
+            expectVaultError(.invalidInput, "32 hexadecimal characters") {
+                _ = try env.vault.createCase(inGroup: "wg", reference: reference, as: env.lawyer)
+            }
         }
         #expect(try env.vault.documents(inCase: prefix, as: env.lawyer).isEmpty, "the prefix still finds the case")
+        #expect(try env.vault.documents(inCase: env.caseID.hex, as: env.lawyer).isEmpty, "the full id finds the case")
     }
 
     @Test("an export to a folder is refused before anything is recorded")

@@ -66,18 +66,43 @@ struct KeptStateTests {
 
         func keptFile(of actor: UnlockedIdentity) throws -> String {
             let vaultID = try #require(try vault.replay().vaultID).hex
-            return folder.file("state/kept/\(vaultID).\(actor.fingerprint.hex).state")
+            return folder.file("state/kept/\(vaultID).\(actor.fingerprint.hex).sqlite")
+        }
+
+        /// Copies a kept store (its WAL and shared-memory files too) from `source` to `destination`.
+        func copyStore(_ source: String, to destination: String) throws {
+            for suffix in ["", "-wal", "-shm"] {
+                try? FileManager.default.removeItem(atPath: destination + suffix)
+                if FileManager.default.fileExists(atPath: source + suffix) {
+                    try FileManager.default.copyItem(atPath: source + suffix, toPath: destination + suffix)
+                }
+            }
+        }
+
+        /// Runs SQL on a kept store, as whoever can write the state folder would.
+        func edit(_ path: String, _ body: (Database) throws -> Void) throws {
+            let queue = try DatabaseQueue(path: path)
+            try queue.write(body)
+            try queue.close()
+        }
+
+        /// The decoded root of a kept store.
+        func root(_ path: String) throws -> KeptStateCoding.Root {
+            let queue = try DatabaseQueue(path: path)
+            defer { try? queue.close() }
+            let bytes = try #require(try queue.read { try Data.fetchOne($0, sql: "SELECT bytes FROM root") })
+            return try KeptStateCoding.decodeRoot(Array(bytes))
         }
 
         /// A full replay from genesis, checking every signature, with no kept state: the reference.
         func fullReplay() throws -> [UInt8] {
             let fresh = try Vault.open(at: vault.folder, knownVaults: nil)
-            return KeptStateCoding.encode(try fresh.replay())
+            return try KeptStateCoding.canonical(try fresh.replay())
         }
 
         /// What `actor` is shown of case 0 and of every case, and the state its replay built.
         func answers(as actor: UnlockedIdentity, in opened: Vault) throws -> (state: [UInt8], documents: [String], cases: [String], outcome: KeptState.Outcome) {
-            let state = KeptStateCoding.encode(try opened.replay(for: actor))
+            let state = try KeptStateCoding.canonical(try opened.replay(for: actor))
             let outcome = opened.keptStateOutcome
             let documents = try opened.documents(inCase: caseIDs[0].hex, as: actor)
                 .map { "\($0.id.hex) \($0.metadata?.title ?? "?") \(Hex.encode($0.blobHash)) \($0.sequence)" }
@@ -89,7 +114,8 @@ struct KeptStateTests {
     @Test("a kept state is used, extended by newer events only, and answers exactly as a full replay (20,000 events)")
     func equalsFullReplay() throws {
         let machine = try Machine(cases: 2_000, exports: 18_000)
-        try FileManager.default.removeItem(atPath: try machine.keptFile(of: machine.lawyer))
+        let kept = try machine.keptFile(of: machine.lawyer)
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: kept + suffix) }
         let first = try machine.reopened()
         _ = try first.replay(for: machine.lawyer)
         #expect(first.keptStateOutcome == .absent, "the lawyer has kept nothing yet")
@@ -100,7 +126,7 @@ struct KeptStateTests {
         #expect(before > 20_000)
         #expect(try machine.vault.log().count == Int(before))
         #expect(second.keptStateOutcome == .used(count: before))
-        #expect(KeptStateCoding.encode(try second.replay(for: machine.lawyer)) == (try machine.fullReplay()))
+        #expect(try KeptStateCoding.canonical(try second.replay(for: machine.lawyer)) == (try machine.fullReplay()))
 
         // Another member's events arrive; the kept state is extended over them only.
         try machine.add("a later testimony", to: machine.caseIDs[0], as: machine.custodian)
@@ -116,36 +142,84 @@ struct KeptStateTests {
         #expect(try plain.documents(inCase: machine.caseIDs[0].hex, as: machine.lawyer)
             .map { "\($0.id.hex) \($0.metadata?.title ?? "?") \(Hex.encode($0.blobHash)) \($0.sequence)" } == answers.documents)
         #expect(try plain.cases(inGroup: "wg", as: machine.lawyer).map { "\($0.id.hex) \($0.reference ?? "?")" } == answers.cases)
+
+        // `log --case` from the kept state equals the whole log filtered, for a case with 18,000 exports and one with 3 adds.
+        for caseID in machine.caseIDs.prefix(2) {
+            let kept = try machine.reopened().log(case: caseID.hex, as: machine.lawyer).map { "\($0.sequence) \($0.action) \(Hex.encode($0.hash))" }
+            let full = try plain.log().filter { $0.objects.contains { $0.kind == "case" && $0.id == caseID.hex } }
+                .map { "\($0.sequence) \($0.action) \(Hex.encode($0.hash))" }
+            #expect(kept == full)
+            #expect(kept.count >= 4)
+            #expect(try plain.log(case: caseID.hex, as: nil).map { "\($0.sequence) \($0.action) \(Hex.encode($0.hash))" } == full)
+        }
     }
 
-    @Test("every edit of the kept file is refused, and the answer is still a full replay's")
+    @Test("every edit of the kept root or of a page it names is refused before use, and the answer is still a full replay's")
     func tamperedKeptStateIsRefused() throws {
-        let machine = try Machine(cases: 50)
+        let machine = try Machine(cases: 50, exports: 5000)
         _ = try machine.reopened().replay(for: machine.lawyer)
         let path = try machine.keptFile(of: machine.lawyer)
-        let good = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+        let pristine = machine.folder.file("pristine.sqlite")
+        try machine.copyStore(path, to: pristine)
         let reference = try machine.fullReplay()
-        // Flip one bit in the tag, the header, the event hashes, a member's wrap region, the end; truncate; extend.
-        var edits: [(String, [UInt8])] = []
-        for offset in [0, 31, 32, 36, 40, good.count / 3, good.count / 2, good.count - 1] {
-            var bytes = good
-            bytes[offset] ^= 0x01
-            edits.append(("bit flip at \(offset)", bytes))
+        let root = try machine.root(path)
+        let casePage = try #require(root.cases[machine.caseIDs[0]]?.page)
+        let listed = try #require(try machine.vault.replay().documents(inCase: machine.caseIDs[0]).first?.documentID)
+        let documentBucket = root.documentBuckets[Int(listed.rawValue[0])]
+        let lastHashPage = try #require(root.hashPages.last)
+        let rootBytes = try #require(try DatabaseQueue(path: path).read { try Data.fetchOne($0, sql: "SELECT bytes FROM root") })
+
+        var edits: [(String, (Database) throws -> Void)] = []
+        for offset in [0, 5, 13, rootBytes.count / 3, rootBytes.count / 2, rootBytes.count - 1] {
+            edits.append(("root byte \(offset) flipped", { db in
+                var bytes = Array(rootBytes)
+                bytes[offset] ^= 0x01
+                try db.execute(sql: "UPDATE root SET bytes = ?", arguments: [Data(bytes)])
+            }))
         }
-        edits.append(("truncated", Array(good.prefix(good.count - 9))))
-        edits.append(("extended", good + [0]))
-        edits.append(("emptied", []))
-        for (what, bytes) in edits {
+        edits.append(("root tag flipped", { db in try db.execute(sql: "UPDATE root SET tag = zeroblob(32)") }))
+        edits.append(("root truncated", { db in try db.execute(sql: "UPDATE root SET bytes = substr(bytes, 1, length(bytes) - 40)") }))
+        edits.append(("root removed", { db in try db.execute(sql: "DELETE FROM root") }))
+        for (what, hash) in [("the listed case's page", casePage), ("its document bucket", documentBucket), ("the last hash page", lastHashPage)] {
+            edits.append(("\(what) flipped", { db in
+                try db.execute(sql: "UPDATE pages SET bytes = CAST(substr(bytes, 1, length(bytes) - 1) || X'00' AS BLOB) WHERE hash = ?", arguments: [Data(hash)])
+            }))
+            edits.append(("\(what) removed", { db in try db.execute(sql: "DELETE FROM pages WHERE hash = ?", arguments: [Data(hash)]) }))
+            edits.append(("\(what) replaced by another page", { db in
+                try db.execute(sql: "UPDATE pages SET bytes = (SELECT bytes FROM pages WHERE hash <> ? LIMIT 1) WHERE hash = ?",
+                               arguments: [Data(hash), Data(hash)])
+            }))
+        }
+        for (what, edit) in edits {
+            // `list` reads the case's page, `show` the document's bucket: each runs on the edited store.
+            try machine.copyStore(pristine, to: path)
+            try machine.edit(path, edit)
+            let listing = try machine.reopened()
+            let documents = try listing.documents(inCase: machine.caseIDs[0].hex, as: machine.lawyer)
+            let afterList = listing.keptStateOutcome
+            #expect(documents.count == 3 && documents.allSatisfy { $0.metadata != nil }, "\(what)")
+            try machine.copyStore(pristine, to: path)
+            try machine.edit(path, edit)
+            let showing = try machine.reopened()
+            #expect(try showing.document(listed.hex, as: machine.lawyer).metadata != nil, "\(what)")
+            let afterShow = showing.keptStateOutcome
+            let refused = [afterList, afterShow].contains { if case .rejected = $0 { return true } else { return false } }
+            #expect(refused, "\(what): the edited kept state was used (list: \(afterList), show: \(afterShow))")
+            #expect(try KeptStateCoding.canonical(try machine.reopened().replay(for: machine.lawyer)) == reference, "\(what)")
+            // Refused, then rebuilt from the verified ledger: the next command uses it again.
+            let next = try machine.reopened()
+            _ = try next.replay(for: machine.lawyer)
+            #expect(next.keptStateOutcome == .used(count: try machine.vault.replay().count), "\(what): not rebuilt")
+        }
+        // Not a store at all.
+        for (what, bytes) in [("garbage", [UInt8](repeating: 0x41, count: 4096)), ("empty", [])] {
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             let opened = try machine.reopened()
-            let answers = try machine.answers(as: machine.lawyer, in: opened)
-            guard case .rejected = answers.outcome else {
-                Issue.record("\(what): the kept state was not refused (\(answers.outcome))")
-                continue
+            #expect(try opened.documents(inCase: machine.caseIDs[0].hex, as: machine.lawyer).count == 3, "\(what)")
+            if case .rejected = opened.keptStateOutcome {} else if opened.keptStateOutcome != .absent {
+                Issue.record("\(what): \(opened.keptStateOutcome)")
             }
-            #expect(answers.state == reference, "\(what)")
-            #expect(answers.documents.count == 3, "\(what)")
-            // Refused, then rebuilt from the verified ledger: the next command uses it again.
             let next = try machine.reopened()
             _ = try next.replay(for: machine.lawyer)
             #expect(next.keptStateOutcome == .used(count: try machine.vault.replay().count), "\(what): not rebuilt")
@@ -160,8 +234,7 @@ struct KeptStateTests {
         let lawyerFile = try machine.keptFile(of: machine.lawyer)
         let custodianFile = try machine.keptFile(of: machine.custodian)
         // The custodian's kept state put where the lawyer's is: its tag was made under another key.
-        try FileManager.default.removeItem(atPath: lawyerFile)
-        try FileManager.default.copyItem(atPath: custodianFile, toPath: lawyerFile)
+        try machine.copyStore(custodianFile, to: lawyerFile)
         let opened = try machine.reopened()
         _ = try opened.replay(for: machine.lawyer)
         #expect(opened.keptStateOutcome == .rejected("fails its authentication check (altered, or not written by this identity)"))
@@ -172,9 +245,8 @@ struct KeptStateTests {
         try other.createGroup(named: "elsewhere", as: machine.lawyer)
         _ = try Vault.open(at: other.folder, knownVaults: machine.known).replay(for: machine.lawyer)
         let otherID = try #require(try other.replay().vaultID).hex
-        let otherFile = machine.folder.file("state/kept/\(otherID).\(machine.lawyer.fingerprint.hex).state")
-        try FileManager.default.removeItem(atPath: lawyerFile)
-        try FileManager.default.copyItem(atPath: otherFile, toPath: lawyerFile)
+        let otherFile = machine.folder.file("state/kept/\(otherID).\(machine.lawyer.fingerprint.hex).sqlite")
+        try machine.copyStore(otherFile, to: lawyerFile)
         let again = try machine.reopened()
         let answers = try machine.answers(as: machine.lawyer, in: again)
         #expect(answers.outcome == .rejected("is the state of another vault"))
@@ -186,13 +258,14 @@ struct KeptStateTests {
         let machine = try Machine(cases: 20)
         _ = try machine.reopened().replay(for: machine.lawyer)
         let path = try machine.keptFile(of: machine.lawyer)
-        let older = try Data(contentsOf: URL(fileURLWithPath: path))
+        let older = machine.folder.file("older.sqlite")
+        try machine.copyStore(path, to: older)
         let olderCount = try machine.vault.replay().count
         try machine.add("hidden by the rollback?", to: machine.caseIDs[0], as: machine.custodian)
         _ = try machine.reopened().replay(for: machine.lawyer)
         // The attacker of the state folder restores the older kept state: it still authenticates,
         // so it is used, and the newer event is replayed on top of it: nothing is hidden.
-        try older.write(to: URL(fileURLWithPath: path))
+        try machine.copyStore(older, to: path)
         let opened = try machine.reopened()
         let answers = try machine.answers(as: machine.lawyer, in: opened)
         #expect(answers.outcome == .used(count: olderCount))

@@ -42,6 +42,9 @@ struct CrashLoopCLITests {
         let actor: String
         /// Faults are injected at calls 1, 1 + stride, 1 + 2 stride, ... (1: every call).
         var stride = 1
+        /// Whose calls are counted: the vault's (the kept ledger state's are left to the
+        /// loop of its own, which counts only those: each is tested, neither multiplies the other).
+        var onlyKeptState = false
         var description: String { name }
     }
 
@@ -79,10 +82,16 @@ struct CrashLoopCLITests {
         }, actor: "custodian", stride: 3),
     ]
 
+    /// An add whose faults hit only the kept ledger state's writes (Docs/FORMAT.md §11),
+    /// which come after the ledger commit: the document is there whatever happens to them.
+    static let keptStateAdd = Operation(name: "add, kept state only", addsDocument: true, arguments: { setup, n in
+        ["add", "REF-1", try setup.file("kept-\(n).bin", CrashLoopCLITests.content), "--kind", "testimony", "--title", "statement"]
+    }, actor: "lawyer", onlyKeptState: true)
+
     /// Operations and the fault modes each is looped under (re-encryption under kill -9).
     static let loops: [(Operation, Mode)] = operations.flatMap { operation in
         (operation.name == "reencrypt" ? [Mode.kill] : Mode.allCases).map { (operation, $0) }
-    }
+    } + Mode.allCases.map { (keptStateAdd, $0) }
 
     /// Makes an identity and admits it to wg as a lawyer (a removed identity is never admitted again).
     static func admitFreshLawyer(_ name: String, _ setup: Setup) throws {
@@ -132,6 +141,7 @@ struct CrashLoopCLITests {
             environment["EVAULT_FAULT_AT"] = "\(n)"
             environment["EVAULT_FAULT_MODE"] = mode.rawValue
             environment["EVAULT_FAULT_REPORT"] = reportFile
+            environment[operation.onlyKeptState ? "EVAULT_FAULT_ONLY" : "EVAULT_FAULT_SKIP"] = "/kept/"
             let result = try CLI.run(try operation.arguments(setup, n), environment: environment, timeout: 120)
             report.runs += 1
             let context = "\(operation) \(mode) at call \(n): exit \(result.status) \(result.stderr.prefix(300))"

@@ -6,9 +6,10 @@ import VaultCrypto
 /// machine beside its remembered heads (outside the vault folder), so that a
 /// command replays only the events after it instead of the whole history.
 ///
-/// Authenticated, not trusted: the file is `tag || state` (Docs/FORMAT.md §11),
-/// where `tag` is keyed BLAKE2b under a key derived from the identity's secret
-/// X25519 key, over a label, the identity's fingerprint and the state's bytes.
+/// Authenticated, not trusted: a root and pages in one SQLite file (`KeptStore`,
+/// Docs/FORMAT.md §11); the root carries a tag, keyed BLAKE2b under a key
+/// derived from the identity's secret X25519 key, over a label, the identity's
+/// fingerprint and the root's bytes, and names every page by its SHA-256.
 /// Whoever can write the state folder or the vault folder but lacks the
 /// identity cannot make a state this check accepts; a file that fails it is
 /// never used (the state is rebuilt from the verified ledger and the failure
@@ -39,41 +40,109 @@ struct KeptState {
 
     /// The kept state of `vaultID` for `actor`, in `stateFolder`.
     init(stateFolder: String, vaultID: String, actor: UnlockedIdentity) throws {
-        path = "\(stateFolder)/kept/\(vaultID).\(actor.fingerprint.hex).state"
+        path = "\(stateFolder)/kept/\(vaultID).\(actor.fingerprint.hex).sqlite"
         self.vaultID = vaultID
         key = try actor.keptStateKey()
         owner = actor.fingerprint
     }
 
-    /// Reads and authenticates the kept state; `.absent` when there is none.
+    /// Reads and authenticates the kept root; `.absent` when there is none.
+    /// The state it returns reads its documents, blob names and event hashes
+    /// from the kept pages when asked (`KeptPages`).
     func load() -> (LedgerState?, Outcome) {
-        let bytes: [UInt8]
+        let store: KeptStore
+        let root: (tag: [UInt8], bytes: [UInt8])
         do {
-            guard FileManager.default.fileExists(atPath: path) else { return (nil, .absent) }
-            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+            guard let opened = try KeptStore.openForReading(path) else { return (nil, .absent) }
+            guard let found = try opened.root() else { return (nil, .rejected("has no root")) }
+            store = opened
+            root = found
         } catch {
-            return (nil, .rejected("cannot be read: \(error.localizedDescription)"))
+            return (nil, .rejected("cannot be read: \(error)"))
         }
-        guard bytes.count > Self.tagLength else { return (nil, .rejected("is too short")) }
-        let body = Array(bytes[Self.tagLength...])
-        guard let expected = try? tag(body), ConstantTime.equal(expected, Array(bytes[..<Self.tagLength])) else {
+        guard root.tag.count == Self.tagLength, let expected = try? tag(root.bytes), ConstantTime.equal(expected, root.tag) else {
             return (nil, .rejected("fails its authentication check (altered, or not written by this identity)"))
         }
+        // Authentic, but of an older layout: rebuilt, and nothing to warn about.
+        if root.bytes.count > 5, root.bytes[5] != KeptStateCoding.version { return (nil, .absent) }
         do {
-            let state = try KeptStateCoding.decode(body)
+            let decoded = try KeptStateCoding.decodeRoot(root.bytes)
+            var state = decoded.state
             guard state.vaultID?.hex == vaultID else { return (nil, .rejected("is the state of another vault")) }
+            state.kept = KeptPages(store: store, count: state.count, cases: decoded.cases, hashPages: decoded.hashPages,
+                                   documentBuckets: decoded.documentBuckets, blobBuckets: decoded.blobBuckets)
             return (state, .used(count: state.count))
         } catch {
             return (nil, .rejected("does not decode: \(error)"))
         }
     }
 
-    /// Replaces the kept state with `state`, atomically.
+    /// Keeps `state`: writes the pages that changed since the kept state it was
+    /// loaded from (every page, for a state replayed from genesis) and a new root.
     func save(_ state: LedgerState) throws {
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let body = KeptStateCoding.encode(state)
-        try AtomicFile.write(try tag(body) + body, to: path, mode: .replace)
+        var pages: [[UInt8]: [UInt8]] = [:]
+        func page(_ bytes: [UInt8]) -> [UInt8] {
+            let hash = SHA256Stream.hash(bytes)
+            pages[hash] = bytes
+            return hash
+        }
+        let kept = state.kept
+        let buckets = 0..<KeptPages.bucketCount
+
+        // One page per case whose documents changed (every case, from genesis).
+        var cases = kept?.cases ?? [:]
+        let changedCases = kept == nil ? Set(state.cases.keys)
+            : Set(state.documents.values.map(\.caseID)).union(state.caseDocuments.keys).union(state.caseEvents.keys)
+        for caseID in changedCases {
+            let content = KeptStateCoding.CasePage(documents: try state.documents(inCase: caseID), events: try state.events(inCase: caseID))
+            cases[caseID] = KeptPages.CaseEntry(documentCount: content.documents.count,
+                                                page: content.events.isEmpty ? KeptStateCoding.emptyHash : page(KeptStateCoding.encodeCasePage(content)))
+        }
+
+        // The buckets that gained document ids or blob names.
+        let newDocuments = state.caseDocuments.flatMap { caseID, ids in ids.map { ($0, caseID) } }
+        var documentBuckets = kept?.documentBuckets ?? []
+        var blobBuckets = kept?.blobBuckets ?? []
+        let documentsByBucket = Dictionary(grouping: newDocuments) { Int($0.0.rawValue[0]) }
+        let namesByBucket = Dictionary(grouping: state.blobNames) { Int(Hex.decode(String($0.prefix(2)))?[0] ?? 0) }
+        if let kept {
+            for (bucket, added) in documentsByBucket {
+                var entries = try kept.documentBucket(bucket)
+                for (documentID, caseID) in added { entries[documentID] = caseID }
+                documentBuckets[bucket] = page(KeptStateCoding.encodeDocumentBucket(entries))
+            }
+            for (bucket, added) in namesByBucket {
+                blobBuckets[bucket] = page(KeptStateCoding.encodeBlobBucket(Array(try kept.blobBucket(bucket).union(added))))
+            }
+        } else {
+            documentBuckets = buckets.map { bucket in
+                page(KeptStateCoding.encodeDocumentBucket(Dictionary(uniqueKeysWithValues: documentsByBucket[bucket] ?? [])))
+            }
+            blobBuckets = buckets.map { page(KeptStateCoding.encodeBlobBucket(namesByBucket[$0] ?? [])) }
+        }
+
+        // Event hashes from the first page that changed.
+        var hashPages = kept?.hashPages ?? []
+        let perPage = KeptPages.hashesPerPage
+        let firstChanged = Int(kept?.count ?? 0) / perPage
+        hashPages.removeSubrange(min(firstChanged, hashPages.count)...)
+        var index = firstChanged
+        while UInt64(index * perPage) < state.count {
+            let range = UInt64(index * perPage)..<min(state.count, UInt64((index + 1) * perPage))
+            hashPages.append(page(KeptStateCoding.encodeHashPage(ArraySlice(try range.map { try state.eventHash(at: $0) }))))
+            index += 1
+        }
+
+        let root = KeptStateCoding.encodeRoot(state, cases: cases, hashPages: hashPages, documentBuckets: documentBuckets, blobBuckets: blobBuckets)
+        let referenced = Set(cases.values.map(\.page) + hashPages + documentBuckets + blobBuckets)
+        try KeptStore.save(at: path, tag: try tag(root), root: root, pages: pages, keep: referenced)
+    }
+
+    /// Removes the kept store (after one of its pages failed its check): the next command rebuilds it.
+    func discard() {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
     private func tag(_ body: [UInt8]) throws -> [UInt8] {

@@ -1,24 +1,44 @@
 import VaultCrypto
 
-/// The byte encoding of a `LedgerState` that this machine verified, for
-/// `KeptState` (Docs/FORMAT.md §11). Deterministic: maps are written sorted by
-/// key, so two equal states encode to equal bytes (the tests compare a kept
-/// state with a full replay this way). Derived maps (group names, blob names,
-/// name comparison keys) are rebuilt on decoding, not stored.
+/// The byte encodings of a kept ledger state (Docs/FORMAT.md §11): the root,
+/// which holds everything but the documents, the blob names and the event
+/// hashes, and the pages that hold those (one per case, 256 buckets of document
+/// ids, 256 of blob names, event hashes 4096 to a page), each named in the root
+/// by its SHA-256. Deterministic: maps are written sorted by key.
 ///
-/// The decoder trusts what it reads only because `KeptState` checked the MAC
-/// first; it still checks every length, count and key, so damage is an error.
+/// The decoder trusts what it reads only because `KeptState` checked the root's
+/// tag and `KeptPages` each page's hash first; it still checks every length,
+/// count and key, so damage is an error, never a trap.
 enum KeptStateCoding {
-    /// Version 1 of the encoding.
-    static let version: UInt8 = 1
+    /// Version 2 of the root (version 1 kept the whole state in one body; a
+    /// version-1 file is rebuilt, not read).
+    static let version: UInt8 = 2
     /// Most entries of any one list (identities, members, cases, documents, hashes).
     static let maxCount = 1 << 26
 
-    static func encode(_ state: LedgerState) -> [UInt8] {
+    /// The page kinds (first byte of every page).
+    enum PageKind: UInt8 { case documentsOfCase = 1, documentBucket = 2, blobBucket = 3, eventHashes = 4 }
+
+    /// What a root holds besides the state's core: where its pages are.
+    struct Root {
+        var state: LedgerState
+        var cases: [ObjectID: KeptPages.CaseEntry]
+        var hashPages: [[UInt8]]
+        var documentBuckets: [[UInt8]]
+        var blobBuckets: [[UInt8]]
+
+        var allPageHashes: Set<[UInt8]> { Set(cases.values.map(\.page) + hashPages + documentBuckets + blobBuckets) }
+    }
+
+    // MARK: - Root
+
+    static func encodeRoot(_ state: LedgerState, cases entries: [ObjectID: KeptPages.CaseEntry], hashPages: [[UInt8]],
+                           documentBuckets: [[UInt8]], blobBuckets: [[UInt8]]) -> [UInt8] {
         var w = ByteWriter()
         w.header(.keptState, version: version)
         w.u64(state.count)
-        for hash in state.eventHashes { w.raw(hash) }
+        w.raw(state.headHash)
+        w.raw(state.genesisHash ?? [UInt8](repeating: 0, count: 32))
         if let vaultID = state.vaultID, let creator = state.creator {
             w.u8(1); w.id(vaultID); w.fingerprint(creator)
         } else {
@@ -39,12 +59,9 @@ enum KeptStateCoding {
         w.u32(UInt32(cases.count))
         for theCase in cases {
             encode(theCase, into: &w)
-            let documentIDs = state.caseDocuments[theCase.id] ?? []
-            w.u32(UInt32(documentIDs.count))
-            for documentID in documentIDs {
-                // Every id in caseDocuments names a document (apply adds both together).
-                encode(state.documents[documentID]!, into: &w)
-            }
+            let entry = entries[theCase.id]
+            w.u32(UInt32(entry?.documentCount ?? 0))
+            w.raw(entry?.page ?? emptyHash)
         }
 
         let superseded = state.supersededBlobs.sorted { $0.key < $1.key }
@@ -54,17 +71,24 @@ enum KeptStateCoding {
         let commitments = state.commitments.sorted { $0.lexicographicallyPrecedes($1) }
         w.u32(UInt32(commitments.count))
         for commitment in commitments { w.raw(commitment) }
+
+        w.u32(UInt32(hashPages.count))
+        for hash in hashPages { w.raw(hash) }
+        for hash in documentBuckets { w.raw(hash) }
+        for hash in blobBuckets { w.raw(hash) }
         return w.bytes
     }
 
-    static func decode(_ bytes: [UInt8]) throws -> LedgerState {
+    /// Decodes a root into a state with no documents, blob names or event hashes
+    /// in memory (they stay in the pages), and the page table.
+    static func decodeRoot(_ bytes: [UInt8]) throws -> Root {
         var r = ByteReader(bytes, structure: "kept ledger state")
         _ = try r.header(expecting: .keptState, supportedVersions: version...version)
         var state = LedgerState()
         let count = try r.u64("event count")
-        guard count <= UInt64(r.remaining / 32) else { throw FormatError.truncated(structure: r.structure, field: "event hashes") }
-        state.eventHashes.reserveCapacity(Int(count))
-        for _ in 0..<count { state.eventHashes.append(try r.raw(32, "event hash")) }
+        let head = try r.raw(32, "head hash")
+        let genesis = try r.raw(32, "genesis hash")
+        state.restoreHashes(count: count, head: head, genesis: count > 0 ? genesis : nil)
         switch try r.u8("vault flag") {
         case 0: break
         case 1:
@@ -85,28 +109,146 @@ enum KeptStateCoding {
             guard state.groups.updateValue(group, forKey: group.id) == nil else { throw duplicate(r, "group") }
             state.groupIDsByName[group.name] = group.id
         }
+        var entries: [ObjectID: KeptPages.CaseEntry] = [:]
         for _ in 0..<(try counted(&r, "cases")) {
             let theCase = try decodeCase(&r)
             guard state.cases.updateValue(theCase, forKey: theCase.id) == nil else { throw duplicate(r, "case") }
-            var documentIDs: [ObjectID] = []
-            for _ in 0..<(try counted(&r, "documents")) {
-                let document = try decodeDocument(&r, caseID: theCase.id)
-                guard state.documents.updateValue(document, forKey: document.documentID) == nil else { throw duplicate(r, "document") }
-                documentIDs.append(document.documentID)
-                state.blobNames.insert(Hex.encode(document.blobHash))
-            }
-            if !documentIDs.isEmpty { state.caseDocuments[theCase.id] = documentIDs }
+            let documentCount = Int(try r.u32("document count"))
+            entries[theCase.id] = KeptPages.CaseEntry(documentCount: documentCount, page: try r.raw(32, "case page"))
         }
         for _ in 0..<(try counted(&r, "superseded blobs")) {
             let name = try r.string8("superseded blob")
             state.supersededBlobs[name] = try r.u64("superseded at")
-            state.blobNames.insert(name)
         }
         for _ in 0..<(try counted(&r, "commitments")) {
             state.commitments.insert(try r.raw(32, "commitment"))
         }
+        let hashPageCount = try counted(&r, "event hash pages")
+        guard hashPageCount == (Int(count) + KeptPages.hashesPerPage - 1) / KeptPages.hashesPerPage else {
+            throw FormatError.invalidField(structure: r.structure, field: "event hash pages", reason: "do not cover \(count) events")
+        }
+        let hashPages = try (0..<hashPageCount).map { _ in try r.raw(32, "event hash page") }
+        let documentBuckets = try (0..<KeptPages.bucketCount).map { _ in try r.raw(32, "document bucket") }
+        let blobBuckets = try (0..<KeptPages.bucketCount).map { _ in try r.raw(32, "blob bucket") }
         try r.expectEnd()
-        return state
+        return Root(state: state, cases: entries, hashPages: hashPages, documentBuckets: documentBuckets, blobBuckets: blobBuckets)
+    }
+
+    /// The page hashes a root names (a save keeps the pages of the root it replaces one more round).
+    static func pageHashes(inRoot bytes: [UInt8]) throws -> Set<[UInt8]> {
+        try decodeRoot(bytes).allPageHashes
+    }
+
+    /// The SHA-256 of the empty byte string, named for a case with no documents (no page).
+    static let emptyHash = SHA256Stream.hash([UInt8]())
+
+    // MARK: - Pages
+
+    /// What a case's page holds: its documents and the events that name it.
+    struct CasePage: Sendable {
+        let documents: [LedgerState.Document]
+        let events: [UInt64]
+    }
+
+    static func encodeCasePage(_ page: CasePage) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(PageKind.documentsOfCase.rawValue)
+        w.u32(UInt32(page.documents.count))
+        for document in page.documents { encode(document, into: &w) }
+        w.u32(UInt32(page.events.count))
+        for sequence in page.events { w.u64(sequence) }
+        return w.bytes
+    }
+
+    static func decodeCasePage(_ bytes: [UInt8], caseID: ObjectID) throws -> CasePage {
+        var r = try page(bytes, .documentsOfCase, "documents of case \(caseID.hex)")
+        let documents = try (0..<(try counted(&r, "documents"))).map { _ in try decodeDocument(&r, caseID: caseID) }
+        let events = try (0..<(try counted(&r, "events"))).map { _ in try r.u64("event") }
+        guard zip(events, events.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw FormatError.invalidField(structure: r.structure, field: "events", reason: "not in ledger order")
+        }
+        try r.expectEnd()
+        return CasePage(documents: documents, events: events)
+    }
+
+    static func encodeDocumentBucket(_ entries: [ObjectID: ObjectID]) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(PageKind.documentBucket.rawValue)
+        w.u32(UInt32(entries.count))
+        for (documentID, caseID) in entries.sorted(by: { $0.key < $1.key }) { w.id(documentID); w.id(caseID) }
+        return w.bytes
+    }
+
+    static func decodeDocumentBucket(_ bytes: [UInt8], bucket: Int) throws -> [ObjectID: ObjectID] {
+        var r = try page(bytes, .documentBucket, "document bucket \(bucket)")
+        var entries: [ObjectID: ObjectID] = [:]
+        for _ in 0..<(try counted(&r, "documents")) {
+            let documentID = try r.id("document id")
+            guard Int(documentID.rawValue[0]) == bucket else { throw FormatError.invalidField(structure: r.structure, field: "document id", reason: "in the wrong bucket") }
+            guard entries.updateValue(try r.id("case id"), forKey: documentID) == nil else { throw duplicate(r, "document") }
+        }
+        try r.expectEnd()
+        return entries
+    }
+
+    static func encodeBlobBucket(_ names: [String]) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(PageKind.blobBucket.rawValue)
+        w.u32(UInt32(names.count))
+        for name in names.sorted() { w.raw(Hex.decode(name) ?? []) }
+        return w.bytes
+    }
+
+    static func decodeBlobBucket(_ bytes: [UInt8], bucket: Int) throws -> Set<String> {
+        var r = try page(bytes, .blobBucket, "blob bucket \(bucket)")
+        var names = Set<String>()
+        for _ in 0..<(try counted(&r, "blob names")) {
+            let hash = try r.raw(32, "blob name")
+            guard Int(hash[0]) == bucket else { throw FormatError.invalidField(structure: r.structure, field: "blob name", reason: "in the wrong bucket") }
+            names.insert(Hex.encode(hash))
+        }
+        try r.expectEnd()
+        return names
+    }
+
+    static func encodeHashPage(_ hashes: ArraySlice<[UInt8]>) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(PageKind.eventHashes.rawValue)
+        w.u32(UInt32(hashes.count))
+        for hash in hashes { w.raw(hash) }
+        return w.bytes
+    }
+
+    static func decodeHashPage(_ bytes: [UInt8]) throws -> [[UInt8]] {
+        var r = try page(bytes, .eventHashes, "event hashes")
+        let hashes = try (0..<(try counted(&r, "hashes"))).map { _ in try r.raw(32, "event hash") }
+        try r.expectEnd()
+        return hashes
+    }
+
+    private static func page(_ bytes: [UInt8], _ kind: PageKind, _ structure: String) throws -> ByteReader {
+        var r = ByteReader(bytes, structure: "kept page (\(structure))")
+        guard try r.u8("page kind") == kind.rawValue else { throw FormatError.invalidField(structure: r.structure, field: "page kind", reason: "not \(kind)") }
+        return r
+    }
+
+    // MARK: - The whole state, for comparison
+
+    /// Every part of a state, loaded from its pages where need be, in one
+    /// canonical byte string: two states are equal exactly when these are (the
+    /// tests compare a kept state with a full replay this way).
+    static func canonical(_ state: LedgerState) throws -> [UInt8] {
+        var w = ByteWriter()
+        let root = encodeRoot(state, cases: [:], hashPages: [], documentBuckets: [], blobBuckets: [])
+        w.bytes32(root)
+        for index in 0..<state.count { w.raw(try state.eventHash(at: index)) }
+        for theCase in state.cases.values.sorted(by: { $0.id < $1.id }) {
+            w.id(theCase.id)
+            for document in try state.documents(inCase: theCase.id) { encode(document, into: &w) }
+            for sequence in try state.events(inCase: theCase.id) { w.u64(sequence) }
+        }
+        for name in try state.allBlobNames().sorted() { w.string8(name) }
+        return w.bytes
     }
 
     // MARK: - Groups

@@ -88,7 +88,7 @@ public final class KnownVaults: @unchecked Sendable {
 
     /// Why `state` (a full replay of `folder`, read after `pin` was taken) contradicts the pin, or nil.
     func problem(with state: LedgerState, pin: Pin, folder: String) -> String? {
-        guard let vaultID = state.vaultID?.hex, let genesis = state.eventHashes.first else {
+        guard let vaultID = state.vaultID?.hex, let genesis = state.genesisHash else {
             return pin.vaultAtPath.map { "has no ledger (no genesis event), but this machine used vault \($0) there before" }
         }
         if let remembered = pin.vaultAtPath, remembered != vaultID {
@@ -101,7 +101,7 @@ public final class KnownVaults: @unchecked Sendable {
         guard entry.headSequence < state.count else {
             return "has \(state.count) ledger event(s), fewer than the \(entry.headSequence + 1) this machine saw before: it was rolled back or cut"
         }
-        guard Hex.encode(state.eventHashes[Int(entry.headSequence)]) == entry.headHash else {
+        guard ((try? state.eventHash(at: entry.headSequence)).map(Hex.encode) ?? "?") == entry.headHash else {
             return "has a different ledger event \(entry.headSequence) than this machine saw before: its history was rewritten"
         }
         return nil
@@ -117,7 +117,7 @@ public final class KnownVaults: @unchecked Sendable {
         }
         guard let vaultID = state.vaultID?.hex, pin.vaults[vaultID] == nil else { return }
         let creator = state.creator.map { "\(state.displayName(of: $0)) (\($0.readable))" } ?? "?"
-        let genesis = state.eventHashes.first.map(Hex.encode) ?? "?"
+        let genesis = state.genesisHash.map(Hex.encode) ?? "?"
         let reuse = Self.reuse(of: state, among: pin.vaults)
         let warning: SafeText = reuse.isEmpty ? "" : " WARNING: it reuses \(reuse.joined(separator: "; ")) of a vault this machine knows: it may be an impostor."
         throw VaultError(.untrusted, "the vault at \(folder) is not trusted on this machine: vault id \(vaultID), created by \(creator), genesis \(genesis).\(warning)\(nothingWritten ? " Nothing was written." : "")",
@@ -145,7 +145,7 @@ public final class KnownVaults: @unchecked Sendable {
     /// concurrent process that remembered another fork in the meantime is
     /// noticed). `replacingPath`: a new vault at a reused path.
     func remember(_ state: LedgerState, folder: String, replacingPath: Bool = false, trusting: Bool = false) throws {
-        guard let vaultID = state.vaultID?.hex, let genesis = state.eventHashes.first, let creator = state.creator, state.count > 0 else { return }
+        guard let vaultID = state.vaultID?.hex, let genesis = state.genesisHash, let creator = state.creator, state.count > 0 else { return }
         let current = Self.entry(for: state, genesis: genesis, creator: creator)
         try withLock {
             var contents = try load()
@@ -162,7 +162,7 @@ public final class KnownVaults: @unchecked Sendable {
                 guard known.genesisHash == current.genesisHash else {
                     throw Vault.anchorError(folder: folder, problem: "has a different genesis event than vault \(vaultID) had when this machine used it")
                 }
-                if known.headSequence < state.count, Hex.encode(state.eventHashes[Int(known.headSequence)]) != known.headHash {
+                if known.headSequence < state.count, ((try? state.eventHash(at: known.headSequence)).map(Hex.encode) ?? "?") != known.headHash {
                     throw Vault.anchorError(folder: folder, problem: "has a different ledger event \(known.headSequence) than this machine saw before: its history was rewritten")
                 }
             }
@@ -199,7 +199,7 @@ public final class KnownVaults: @unchecked Sendable {
     /// accepted only with `acceptOlder`; a copy whose history differs from what
     /// was seen, or a different genesis under a known id, never.
     func trust(_ state: LedgerState, folder: String, acceptOlder: Bool) throws -> TrustOutcome {
-        guard let vaultID = state.vaultID?.hex, let genesis = state.eventHashes.first, let creator = state.creator else {
+        guard let vaultID = state.vaultID?.hex, let genesis = state.genesisHash, let creator = state.creator else {
             throw VaultError(.integrity, "the vault at \(folder) has no genesis event: nothing to trust")
         }
         let current = Self.entry(for: state, genesis: genesis, creator: creator)
@@ -211,7 +211,7 @@ public final class KnownVaults: @unchecked Sendable {
                     throw VaultError(.integrity, "the vault at \(folder) claims id \(vaultID), which this machine knows with another genesis event: refused")
                 }
                 if known.headSequence < state.count {
-                    guard Hex.encode(state.eventHashes[Int(known.headSequence)]) == known.headHash else {
+                    guard ((try? state.eventHash(at: known.headSequence)).map(Hex.encode) ?? "?") == known.headHash else {
                         throw VaultError(.integrity, "the vault at \(folder) has a different ledger event \(known.headSequence) than this machine saw before: its history was rewritten, refused")
                     }
                     outcome = .alreadyTrusted

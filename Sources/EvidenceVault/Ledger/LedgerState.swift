@@ -136,10 +136,20 @@ public struct LedgerState: Sendable {
     public internal(set) var groups: [ObjectID: Group] = [:]
     var groupIDsByName: [String: ObjectID] = [:]
     public internal(set) var cases: [ObjectID: Case] = [:]
+    /// Documents in memory: every document after a replay from genesis; after a
+    /// kept state was loaded, only those added or changed since (the others are
+    /// in `kept`). Read them through `document(_:)` and `documents(inCase:)`.
     public internal(set) var documents: [ObjectID: Document] = [:]
-    /// Document ids of each case, in ledger order.
+    /// Document ids of each case, in ledger order: all of them after a replay
+    /// from genesis, those added since the kept state otherwise.
     public internal(set) var caseDocuments: [ObjectID: [ObjectID]] = [:]
-    /// Hex names of every blob the ledger ever named (current and superseded).
+    /// Sequence numbers of the events that name each case (its creation and
+    /// rekeys, its documents' adds, exports and re-encryptions), in order: all
+    /// of them after a replay from genesis, those since the kept state otherwise.
+    public internal(set) var caseEvents: [ObjectID: [UInt64]] = [:]
+    /// Hex names of blobs the ledger named (current and superseded): all of them
+    /// after a replay from genesis, those named since the kept state otherwise
+    /// (read through `isBlobNamed(_:)` and `allBlobNames()`).
     public internal(set) var blobNames: Set<String> = []
     /// Blobs superseded by `document.reencrypt`, with that event's sequence number: `clean` removes them.
     public internal(set) var supersededBlobs: [String: UInt64] = [:]
@@ -149,16 +159,97 @@ public struct LedgerState: Sendable {
     public internal(set) var highestVersion: UInt8 = 0
     /// The vault creator was removed from a group: their vault-level right (creating groups) ends.
     public internal(set) var creatorRevoked = false
-    /// The hash of every event applied, by sequence number (to check a remembered head).
-    public internal(set) var eventHashes: [[UInt8]] = []
+    /// The pages of the kept state this one was loaded from (nil after a replay from genesis).
+    var kept: KeptPages?
+    /// Events covered by `kept` (0 after a replay from genesis).
+    private(set) var hashBase: UInt64 = 0
+    /// Hashes of the events applied in memory, from `hashBase` on.
+    private(set) var recentHashes: [[UInt8]] = []
+    private var keptHead: [UInt8]?
+    private var genesis: [UInt8]?
     /// Identities by the comparison key of their name (`MemberName.key`): more than one means a collision.
     var namesByKey: [String: [Fingerprint]] = [:]
     /// The comparison keys of each identity's name, computed once.
     var nameKeys: [Fingerprint: Set<String>] = [:]
     /// Number of events applied.
-    public var count: UInt64 { UInt64(eventHashes.count) }
+    public var count: UInt64 { hashBase + UInt64(recentHashes.count) }
     /// Hash of the last event applied (32 zero bytes before genesis).
-    public var headHash: [UInt8] { eventHashes.last ?? [UInt8](repeating: 0, count: 32) }
+    public var headHash: [UInt8] { recentHashes.last ?? keptHead ?? [UInt8](repeating: 0, count: 32) }
+    /// Hash of event 0, once there is one.
+    public var genesisHash: [UInt8]? { genesis ?? (hashBase == 0 ? recentHashes.first : nil) }
+    /// Whether every document, blob name and event hash is in memory (a replay from genesis).
+    public var isComplete: Bool { kept == nil }
+
+    /// The hash of event `sequence` (< `count`), read from the kept pages if need be.
+    public func eventHash(at sequence: UInt64) throws -> [UInt8] {
+        if sequence >= hashBase { return recentHashes[Int(sequence - hashBase)] }
+        guard let kept else { preconditionFailure("no kept pages below the hash base") }
+        return try kept.eventHash(at: sequence)
+    }
+
+    /// Starts from a kept root: `count` events up to `head`.
+    mutating func restoreHashes(count: UInt64, head: [UInt8], genesis: [UInt8]?) {
+        hashBase = count
+        keptHead = count > 0 ? head : nil
+        self.genesis = genesis
+        recentHashes = []
+    }
+
+    /// The document with this id, if the ledger has one.
+    public func document(_ id: ObjectID) throws -> Document? {
+        if let found = documents[id] { return found }
+        return try kept?.document(id)
+    }
+
+    /// The documents of a case, in ledger order.
+    public func documents(inCase caseID: ObjectID) throws -> [Document] {
+        let keptDocuments = try kept?.documents(inCase: caseID) ?? []
+        let current = keptDocuments.map { documents[$0.documentID] ?? $0 }
+        return current + (caseDocuments[caseID] ?? []).compactMap { documents[$0] }
+    }
+
+    /// The sequence numbers of the events that name a case, in order.
+    public func events(inCase caseID: ObjectID) throws -> [UInt64] {
+        (try kept?.events(inCase: caseID) ?? []) + (caseEvents[caseID] ?? [])
+    }
+
+    /// How many documents a case holds (read without loading them).
+    public func documentCount(inCase caseID: ObjectID) -> Int {
+        (kept?.documentCount(inCase: caseID) ?? 0) + (caseDocuments[caseID]?.count ?? 0)
+    }
+
+    /// Whether any document, current or superseded, names the blob `name`.
+    func isBlobNamed(_ name: String) throws -> Bool {
+        if blobNames.contains(name) { return true }
+        return try kept?.isBlobNamed(name) ?? false
+    }
+
+    /// Every document (all pages are read).
+    public func allDocuments() throws -> [Document] {
+        try cases.keys.sorted().flatMap { try documents(inCase: $0) }
+    }
+
+    /// Every blob name the ledger ever named (all pages are read).
+    public func allBlobNames() throws -> Set<String> {
+        guard let kept else { return blobNames }
+        var names = blobNames
+        for bucket in 0..<KeptPages.bucketCount { names.formUnion(try kept.blobBucket(bucket)) }
+        return names
+    }
+
+    /// Documents whose id starts with `prefix` (lowercase hex, 2 characters or more read one bucket).
+    func documents(withIDPrefix prefix: String) throws -> [Document] {
+        let fresh = documents.values.filter { $0.documentID.hex.hasPrefix(prefix) }
+        guard let kept else { return fresh }
+        let buckets = Hex.decode(String(prefix.prefix(2))).map { [Int($0[0])] } ?? Array(0..<KeptPages.bucketCount)
+        var found: [ObjectID: Document] = Dictionary(uniqueKeysWithValues: fresh.map { ($0.documentID, $0) })
+        for bucket in buckets {
+            for (id, _) in try kept.documentBucket(bucket) where id.hex.hasPrefix(prefix) && found[id] == nil {
+                if let document = try document(id) { found[id] = document }
+            }
+        }
+        return Array(found.values)
+    }
 
     public init() {}
 
@@ -294,7 +385,7 @@ public struct LedgerState: Sendable {
             guard group?.members[event.actor]?.role.canRead == true else {
                 throw violation("\(signer.name) is not a lawyer or custodian of the group of case \(record.caseID.hex): may not add to it")
             }
-            guard documents[record.documentID] == nil else { throw violation("document \(record.documentID.hex) already exists") }
+            guard try document(record.documentID) == nil else { throw violation("document \(record.documentID.hex) already exists") }
             guard record.version == 1 else { throw violation("document \(record.documentID.hex) has version \(record.version); only version 1 exists") }
             guard record.blobSize >= UInt64(BlobHeader.length + SecretStream.chunkOverhead), !record.wrappedKey.isEmpty,
                   !record.sealedMetadata.isEmpty else {
@@ -307,7 +398,7 @@ public struct LedgerState: Sendable {
                 throw violation("case \(record.caseID.hex) is at generation \(theCase.generation), made under epoch \(theCase.epoch) before the group's rotation to epoch \(group?.epoch ?? 0): a stale generation (a case.rekey must come first)")
             }
             let blobName = Hex.encode(record.blobHash)
-            guard !blobNames.contains(blobName) else { throw violation("blob \(blobName) is already named by another document") }
+            guard !(try isBlobNamed(blobName)) else { throw violation("blob \(blobName) is already named by another document") }
             documents[record.documentID] = Document(documentID: record.documentID, caseID: record.caseID, version: record.version,
                                                     generation: record.generation, blobHash: record.blobHash, blobSize: record.blobSize,
                                                     author: event.actor, time: event.time, sequence: event.sequence,
@@ -316,7 +407,7 @@ public struct LedgerState: Sendable {
             blobNames.insert(blobName)
 
         case .documentExported(let documentID, let caseID):
-            guard let document = documents[documentID], document.caseID == caseID, let theCase = cases[caseID] else {
+            guard let document = try self.document(documentID), document.caseID == caseID, let theCase = cases[caseID] else {
                 throw violation("export of document \(documentID.hex), which case \(caseID.hex) does not hold")
             }
             guard groups[theCase.groupID]?.members[event.actor]?.role.canRead == true else {
@@ -376,7 +467,7 @@ public struct LedgerState: Sendable {
                                                          author: event.actor))
 
         case .documentReencrypted(let record):
-            guard let document = documents[record.documentID], document.caseID == record.caseID, let theCase = cases[record.caseID],
+            guard var document = try self.document(record.documentID), document.caseID == record.caseID, let theCase = cases[record.caseID],
                   let group = groups[theCase.groupID] else {
                 throw violation("re-encryption of document \(record.documentID.hex), which case \(record.caseID.hex) does not hold")
             }
@@ -397,11 +488,12 @@ public struct LedgerState: Sendable {
                 throw violation("document \(record.documentID.hex) re-encryption has an impossible blob size or lacks its key or metadata")
             }
             let blobName = Hex.encode(record.blobHash)
-            guard !blobNames.contains(blobName) else { throw violation("blob \(blobName) is already named by another document") }
-            documents[record.documentID]?.generation = record.generation
-            documents[record.documentID]?.blobHash = record.blobHash
-            documents[record.documentID]?.blobSize = record.blobSize
-            documents[record.documentID]?.recordSequence = event.sequence
+            guard !(try isBlobNamed(blobName)) else { throw violation("blob \(blobName) is already named by another document") }
+            document.generation = record.generation
+            document.blobHash = record.blobHash
+            document.blobSize = record.blobSize
+            document.recordSequence = event.sequence
+            documents[record.documentID] = document
             supersededBlobs[Hex.encode(record.oldBlobHash)] = event.sequence
             blobNames.insert(blobName)
 
@@ -418,8 +510,20 @@ public struct LedgerState: Sendable {
             }
             groups[groupID]?.epochs[Int(epoch) - 1].confirmedBy.insert(event.actor)
         }
+        if let caseID = Self.caseNamed(by: event.body) { caseEvents[caseID, default: []].append(event.sequence) }
         highestVersion = max(highestVersion, event.version)
-        eventHashes.append(event.hash)
+        recentHashes.append(event.hash)
+    }
+
+    /// The case an event is about, if any (`caseEvents`).
+    static func caseNamed(by body: EventBody) -> ObjectID? {
+        switch body {
+        case .caseCreated(let caseID, _, _, _, _, _, _, _), .caseRekeyed(let caseID, _, _, _, _, _), .documentExported(_, let caseID):
+            return caseID
+        case .documentAdded(let record): return record.caseID
+        case .documentReencrypted(let record): return record.caseID
+        case .genesis, .groupCreated, .memberAdded, .memberRemoved, .epochRotated, .epochConfirmed: return nil
+        }
     }
 
     /// Records a new key commitment; the same commitment twice means one key used twice.

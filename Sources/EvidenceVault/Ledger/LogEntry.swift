@@ -55,6 +55,31 @@ extension Vault {
         }
     }
 
+    /// The events that name one case (its creation and rekeys, its documents'
+    /// adds, exports and re-encryptions), in order. With `actor`, from the state
+    /// it verified and kept: only the case's events are read from the ledger,
+    /// each checked against its verified hash. Without, the whole log is
+    /// replayed and filtered (the case then given by id or id prefix). Times are
+    /// flagged against the case's previous event and the genesis (`EventTimes`).
+    public func log(case caseText: String, as actor: UnlockedIdentity?, now: Date = Date()) throws -> [LogEntry] {
+        guard let actor else {
+            let theCase = try replay().resolveCase(caseText, keys: nil)
+            return try log(now: now).filter { entry in entry.objects.contains { $0.kind == "case" && $0.id == theCase.id.hex } }
+        }
+        return try withVerifiedState(for: actor) { state in
+            let theCase = try state.resolveCase(caseText, keys: keyRing(for: actor, state: state))
+            let fields = sealedFields(state)
+            var clock = EventTimes(now: now)
+            _ = clock.flag(try fields.event(at: 0))
+            return try state.events(inCase: theCase.id).map { sequence in
+                let event = try fields.event(at: sequence)
+                return LogEntry(sequence: event.sequence, time: Date(timeIntervalSince1970: TimeInterval(event.time)),
+                                actorName: state.displayName(of: event.actor), actor: event.actor, action: event.body.action,
+                                objects: Self.objects(of: event.body), hash: event.hash, timeFlag: clock.flag(event))
+            }
+        }
+    }
+
     static func objects(of body: EventBody) -> [(String, String)] {
         switch body {
         case .genesis(let vaultID, _): return [("vault", vaultID.hex)]

@@ -28,7 +28,7 @@ struct SealedFields {
         } catch let error as DatabaseError {
             throw VaultError(.io, "vault database \(folder)/\(Vault.databaseName): \(error.message ?? "SQLite error \(error.resultCode)")")
         }
-        guard let bytes, SHA256Stream.hash(bytes) == state.eventHashes[Int(sequence)] else {
+        guard let bytes, SHA256Stream.hash(bytes) == (try state.eventHash(at: sequence)) else {
             throw VaultError(.integrity, "ledger event \(sequence) changed after it was verified", hint: "run 'evault verify'")
         }
         return try Event.decode(bytes, structure: "ledger event \(sequence)")

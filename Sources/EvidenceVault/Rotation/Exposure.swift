@@ -110,7 +110,7 @@ extension Vault {
             for theCase in state.cases.values.filter({ $0.groupID == group.id }).sorted(by: { $0.sequence < $1.sequence }) {
                 let readable = keys.map { $0.canRead(theCase) } ?? false
                 let reference = readable ? try? keys?.caseText(theCase, field: "reference", to: "read cases") : nil
-                for document in state.documents(of: theCase) {
+                for document in try state.documents(of: theCase) {
                     let records = trace.records[document.documentID] ?? []
                     let when: String
                     if spans.contains(where: { document.sequence > $0.added && document.sequence < ($0.removed ?? .max) }) {

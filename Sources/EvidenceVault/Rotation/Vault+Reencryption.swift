@@ -30,10 +30,10 @@ extension Vault {
 
     /// The documents of `group` (or of one case) whose current key is wrapped
     /// under a case-key generation made under an epoch below `bound`, in ledger order.
-    static func reencryptionTargets(in state: LedgerState, group: LedgerState.Group, caseID: ObjectID?, bound: UInt32) -> [LedgerState.Document] {
-        state.cases.values.filter { $0.groupID == group.id && (caseID == nil || $0.id == caseID) }
+    static func reencryptionTargets(in state: LedgerState, group: LedgerState.Group, caseID: ObjectID?, bound: UInt32) throws -> [LedgerState.Document] {
+        try state.cases.values.filter { $0.groupID == group.id && (caseID == nil || $0.id == caseID) }
             .flatMap { theCase in
-                state.documents(of: theCase).filter { (theCase.generation($0.generation)?.epoch ?? 0) < bound }
+                try state.documents(of: theCase).filter { (theCase.generation($0.generation)?.epoch ?? 0) < bound }
             }
             .sorted { $0.sequence < $1.sequence }
     }
@@ -61,7 +61,7 @@ extension Vault {
             throw VaultError(.invalidInput, "no lawyer or custodian was ever removed from group \(group.name): nothing is exposed to a removed member",
                              hint: "after a rotation for a suspected compromise, give --before-epoch E to re-encrypt what epochs before E open")
         }
-        let targets = Self.reencryptionTargets(in: state, group: group, caseID: caseID, bound: bound)
+        let targets = try Self.reencryptionTargets(in: state, group: group, caseID: caseID, bound: bound)
         var done = 0
         for (index, target) in targets.enumerated() {
             progress?(index, targets.count)
@@ -69,7 +69,7 @@ extension Vault {
         }
         progress?(targets.count, targets.count)
         let after = try state.requireGroup(named: groupName)
-        let remaining = Self.reencryptionTargets(in: state, group: after, caseID: caseID, bound: bound).count
+        let remaining = try Self.reencryptionTargets(in: state, group: after, caseID: caseID, bound: bound).count
         logger.info("documents re-encrypted", metadata: ["count": "\(done)"])
         let present = Set(((try? blobs.entries()) ?? []).map(\.name))
         return ReencryptionSummary(reencrypted: done, planned: targets.count, remaining: remaining, beforeEpoch: bound,
@@ -78,7 +78,7 @@ extension Vault {
 
     /// Re-encrypts one document unless it is done already; `state` moves on to the committed ledger.
     private func reencryptOne(_ documentID: ObjectID, bound: UInt32, state: inout LedgerState, as actor: UnlockedIdentity) throws -> Bool {
-        guard let document = state.documents[documentID], let theCase = state.cases[document.caseID],
+        guard let document = try state.document(documentID), let theCase = state.cases[document.caseID],
               (theCase.generation(document.generation)?.epoch ?? 0) < bound else { return false }
         let keys = keyRing(for: actor, state: state)
         let (oldKey, metadata, record) = try keys.documentKeyAndMetadata(document, to: "re-encrypt documents")
@@ -98,7 +98,7 @@ extension Vault {
         do {
             let (_, committed) = try appendEvents(as: actor, state: state) { current in
                 // Another run may have done this document since: then nothing is appended.
-                guard let now = current.documents[documentID], now.blobHash == record.blobHash, let theCase = current.cases[now.caseID] else {
+                guard let now = try current.document(documentID), now.blobHash == record.blobHash, let theCase = current.cases[now.caseID] else {
                     skipped = true
                     return []
                 }

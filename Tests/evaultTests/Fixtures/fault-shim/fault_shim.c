@@ -8,7 +8,8 @@
  * (EVAULT_FAULT_MODE=kill). At a normal exit it writes "CALLS FIRED CALL" to the
  * file named by EVAULT_FAULT_REPORT, with the name of the call it cut.
  * With EVAULT_FAULT_TRACE=FILE it appends every counted call to FILE. Processes other than evault (setsid,
- * which starts it) are left alone.
+ * which starts it) are left alone. With EVAULT_FAULT_SKIP=TEXT, calls on files whose path contains TEXT
+ * are neither counted nor failed; with EVAULT_FAULT_ONLY=TEXT, only those are.
  *
  * Test support only: compiled by the test with the system C compiler, never
  * linked into evault.
@@ -32,6 +33,8 @@ static int fired = 0;
 static const char *fired_call = "-";
 static const char *report_path = NULL;
 static int trace_fd = -1;
+static const char *skip_text = NULL;
+static const char *only_text = NULL;
 
 extern char *program_invocation_short_name;
 
@@ -45,6 +48,8 @@ __attribute__((constructor)) static void shim_init(void) {
     report_path = getenv("EVAULT_FAULT_REPORT");
     const char *trace = getenv("EVAULT_FAULT_TRACE");
     if (trace) trace_fd = open(trace, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    skip_text = getenv("EVAULT_FAULT_SKIP");
+    only_text = getenv("EVAULT_FAULT_ONLY");
 }
 
 #define REAL(name) \
@@ -81,7 +86,25 @@ static void trace_call(long n, const char *call, int fd, const char *path) {
     if (length > 0) (void)real_write(trace_fd, line, (size_t)length);
 }
 
+/* Whether a call on this descriptor or path is left alone (EVAULT_FAULT_SKIP, EVAULT_FAULT_ONLY). */
+static int filtered_out(int fd, const char *path) {
+    if (!skip_text && !only_text) return 0;
+    char target[512] = "";
+    if (path) {
+        snprintf(target, sizeof target, "%s", path);
+    } else if (fd >= 0) {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t got = readlink(link, target, sizeof target - 1);
+        target[got > 0 ? got : 0] = 0;
+    }
+    if (skip_text && strstr(target, skip_text)) return 1;
+    if (only_text && !strstr(target, only_text)) return 1;
+    return 0;
+}
+
 static int fault_on(const char *call, int fd, const char *path) {
+    if (filtered_out(fd, path)) return 0;
     long n = __atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST);
     trace_call(n, call, fd, path);
     if (n != fault_at) return 0;

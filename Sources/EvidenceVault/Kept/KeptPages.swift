@@ -1,0 +1,123 @@
+import Foundation
+import VaultCrypto
+
+/// A kept page failed its check (missing, or its bytes do not hash to what the
+/// authenticated root names): the kept state is damaged or was edited, and is
+/// not used (`Vault.withVerifiedState` falls back to a full replay).
+struct KeptPageError: Error, CustomStringConvertible {
+    let page: String
+    let problem: String
+    var description: String { "kept page \(page) \(problem)" }
+}
+
+/// The parts of a kept ledger state that a command reads only when it needs
+/// them (Docs/FORMAT.md §11): each case's documents, the document-id and blob
+/// name buckets, and the event hashes, each a page checked against the SHA-256
+/// the authenticated root gives before it is decoded. Decoded pages are cached:
+/// they are the state at the kept head and never change.
+final class KeptPages: @unchecked Sendable {
+    /// Pages of event hashes hold this many.
+    static let hashesPerPage = 4096
+    /// Documents and blob names are bucketed by their first byte.
+    static let bucketCount = 256
+
+    struct CaseEntry: Sendable {
+        let documentCount: Int
+        let page: [UInt8]
+    }
+
+    let store: KeptStore
+    /// Events the kept state covers.
+    let count: UInt64
+    let cases: [ObjectID: CaseEntry]
+    let hashPages: [[UInt8]]
+    let documentBuckets: [[UInt8]]
+    let blobBuckets: [[UInt8]]
+
+    private let lock = NSLock()
+    private var caseCache: [ObjectID: KeptStateCoding.CasePage] = [:]
+    private var documentBucketCache: [Int: [ObjectID: ObjectID]] = [:]
+    private var blobBucketCache: [Int: Set<String>] = [:]
+    private var hashPageCache: [Int: [[UInt8]]] = [:]
+
+    init(store: KeptStore, count: UInt64, cases: [ObjectID: CaseEntry], hashPages: [[UInt8]], documentBuckets: [[UInt8]], blobBuckets: [[UInt8]]) {
+        self.store = store
+        self.count = count
+        self.cases = cases
+        self.hashPages = hashPages
+        self.documentBuckets = documentBuckets
+        self.blobBuckets = blobBuckets
+    }
+
+    /// Every page hash the root names (a save keeps these).
+    var allPageHashes: Set<[UInt8]> {
+        Set(cases.values.map(\.page) + hashPages + documentBuckets + blobBuckets)
+    }
+
+    private func read(_ hash: [UInt8], _ name: String) throws -> [UInt8] {
+        guard let bytes = try store.page(hash) else { throw KeptPageError(page: name, problem: "is missing or does not match its hash") }
+        return bytes
+    }
+
+    private func cached<K: Hashable, V>(_ cache: ReferenceWritableKeyPath<KeptPages, [K: V]>, _ key: K, _ load: () throws -> V) throws -> V {
+        if let found = lock.withLock({ self[keyPath: cache][key] }) { return found }
+        let value = try load()
+        lock.withLock { self[keyPath: cache][key] = value }
+        return value
+    }
+
+    /// The kept page of a case (empty for a case the kept state does not know).
+    private func casePage(_ caseID: ObjectID) throws -> KeptStateCoding.CasePage {
+        guard let entry = cases[caseID], entry.page != KeptStateCoding.emptyHash else { return KeptStateCoding.CasePage(documents: [], events: []) }
+        return try cached(\.caseCache, caseID) {
+            let page = try KeptStateCoding.decodeCasePage(try read(entry.page, "of case \(caseID.hex)"), caseID: caseID)
+            guard page.documents.count == entry.documentCount else {
+                throw KeptPageError(page: "of case \(caseID.hex)", problem: "holds \(page.documents.count) documents, the root says \(entry.documentCount)")
+            }
+            return page
+        }
+    }
+
+    /// The kept documents of a case, in ledger order.
+    func documents(inCase caseID: ObjectID) throws -> [LedgerState.Document] { try casePage(caseID).documents }
+
+    /// The kept events that name a case, in ledger order.
+    func events(inCase caseID: ObjectID) throws -> [UInt64] { try casePage(caseID).events }
+
+    func documentCount(inCase caseID: ObjectID) -> Int { cases[caseID]?.documentCount ?? 0 }
+
+    /// Document id → case id, for the ids whose first byte is `bucket`.
+    func documentBucket(_ bucket: Int) throws -> [ObjectID: ObjectID] {
+        try cached(\.documentBucketCache, bucket) { try KeptStateCoding.decodeDocumentBucket(try read(documentBuckets[bucket], "of documents \(bucket)"), bucket: bucket) }
+    }
+
+    /// Blob names (hex) whose first byte is `bucket`.
+    func blobBucket(_ bucket: Int) throws -> Set<String> {
+        try cached(\.blobBucketCache, bucket) { try KeptStateCoding.decodeBlobBucket(try read(blobBuckets[bucket], "of blob names \(bucket)"), bucket: bucket) }
+    }
+
+    /// The kept document with this id, if any.
+    func document(_ id: ObjectID) throws -> LedgerState.Document? {
+        guard let caseID = try documentBucket(Int(id.rawValue[0]))[id] else { return nil }
+        guard let found = try documents(inCase: caseID).first(where: { $0.documentID == id }) else {
+            throw KeptPageError(page: "of case \(caseID.hex)", problem: "lacks document \(id.hex) that its bucket names")
+        }
+        return found
+    }
+
+    /// Whether a kept document names the blob `name` (64 hex characters).
+    func isBlobNamed(_ name: String) throws -> Bool {
+        guard let bucket = Hex.decode(String(name.prefix(2)))?.first else { return false }
+        return try blobBucket(Int(bucket)).contains(name)
+    }
+
+    /// The hash of kept event `sequence`.
+    func eventHash(at sequence: UInt64) throws -> [UInt8] {
+        precondition(sequence < count, "event hash beyond the kept state")
+        let index = Int(sequence) / Self.hashesPerPage
+        let page = try cached(\.hashPageCache, index) { try KeptStateCoding.decodeHashPage(try read(hashPages[index], "of event hashes \(index)")) }
+        let offset = Int(sequence) % Self.hashesPerPage
+        guard offset < page.count else { throw KeptPageError(page: "of event hashes \(index)", problem: "is short") }
+        return page[offset]
+    }
+}
