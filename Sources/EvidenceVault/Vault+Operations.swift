@@ -278,7 +278,11 @@ extension Vault {
                              progress: ((String, UInt64, UInt64) -> Void)? = nil) throws -> [DocumentSummary] {
         try requireWriteAccess()
         try Self.checkInputs(files)
-        let state = try replay(for: actor)
+        return try withVerifiedState(for: actor) { state in try addDocuments(files, toCase: caseText, as: actor, state: state, progress: progress) }
+    }
+
+    private func addDocuments(_ files: [NewDocument], toCase caseText: String, as actor: UnlockedIdentity, state: LedgerState,
+                              progress: ((String, UInt64, UInt64) -> Void)?) throws -> [DocumentSummary] {
         let keys = keyRing(for: actor, state: state)
         let theCase = try state.resolveCase(caseText, keys: keys)
         _ = try state.requireReader(actor, of: state.group(of: theCase), to: "add documents to case \(theCase.id.hex)")
@@ -394,7 +398,13 @@ extension Vault {
     ///   `O_TMPFILE`, where an interrupted export could leave partial plaintext.
     public func export(_ documentText: String, to path: String, force: Bool = false, as actor: UnlockedIdentity,
                        allowVisibleTemporary: Bool = false, progress: ((UInt64, UInt64) -> Void)? = nil) throws -> DocumentSummary {
-        let state = try replay(for: actor)
+        try withVerifiedState(for: actor) { state in
+            try export(documentText, to: path, force: force, as: actor, state: state, allowVisibleTemporary: allowVisibleTemporary, progress: progress)
+        }
+    }
+
+    private func export(_ documentText: String, to path: String, force: Bool, as actor: UnlockedIdentity, state: LedgerState,
+                        allowVisibleTemporary: Bool, progress: ((UInt64, UInt64) -> Void)?) throws -> DocumentSummary {
         let document = try state.resolveDocument(documentText)
         guard let theCase = state.cases[document.caseID] else { throw VaultError(.integrity, "document names a missing case") }
         let destination = try ExportDestination(path: path, force: force)

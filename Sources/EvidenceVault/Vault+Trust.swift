@@ -76,6 +76,16 @@ extension Vault {
                                  hint: "compare with your custodian, then pass --genesis HASH")
             }
         }
-        return try knownVaults.trust(state, folder: folder, acceptOlder: acceptOlder)
+        let outcome = try knownVaults.trust(state, folder: folder, acceptOlder: acceptOlder)
+        if acceptOlder {
+            // Said explicitly: every identity's kept state of a newer copy would refuse this one, so they go
+            // (also when this machine's list was restored with the vault, and remembers no newer head).
+            let kept = "\(knownVaults.folder)/kept"
+            let prefix = "\(vaultID.hex)."
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: kept)) ?? [] where name.hasPrefix(prefix) {
+                KeptStore.remove("\(kept)/\(name)")
+            }
+        }
+        return outcome
     }
 }

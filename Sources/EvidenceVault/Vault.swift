@@ -213,6 +213,8 @@ public final class Vault: @unchecked Sendable {
         let (state, start): (LedgerState, UInt64)
         do {
             (state, start) = try replayAndAnchor(from: kept)
+        } catch let damaged as KeptPageError where damaged.superseded {
+            (state, start) = try replayAndAnchor(from: kept)  // another process saved meanwhile: its root
         } catch let damaged as KeptPageError {
             refuse(kept, damaged)
             (state, start) = try replayAndAnchor(from: nil)
@@ -228,6 +230,9 @@ public final class Vault: @unchecked Sendable {
         let state = try replay(for: actor)
         do {
             return try body(state)
+        } catch let damaged as KeptPageError where damaged.superseded {
+            // Another process saved twice while this one read: start again from its root.
+            return try body(try replay(for: actor))
         } catch let damaged as KeptPageError {
             let kept = keptState(for: actor, pin: try knownVaults?.pin(for: folder))
             refuse(kept, damaged)
@@ -266,10 +271,10 @@ public final class Vault: @unchecked Sendable {
             return LedgerState()
         }
         guard try KeptState.ledgerHoldsHead(of: loaded, db) else {
-            // Cut or rewritten below what this identity verified: the full replay and the anchor say which.
+            // This identity verified a ledger that held this head, and kept it under its own key:
+            // the vault was cut, rolled back or rewritten, whatever `known-vaults.json` now says.
             keptStateOutcome = .rejected("its head, event \(loaded.count - 1), is not in the ledger")
-            logger.warning("the ledger no longer holds the head of the kept ledger state; replayed in full", metadata: ["file": "\(kept.path)"])
-            return LedgerState()
+            throw Self.anchorError(folder: folder, problem: "does not hold event \(loaded.count - 1) as this identity verified it (its kept ledger state, \(kept.path)): it was rolled back or cut, or its history rewritten")
         }
         keptStateOutcome = outcome
         return loaded
@@ -280,7 +285,9 @@ public final class Vault: @unchecked Sendable {
     func keep(_ state: LedgerState, in kept: KeptState?, advancedFrom start: UInt64) {
         // A state from genesis, or one that moved past the kept head.
         guard let kept, state.count > start || state.isComplete else { return }
-        do { try kept.save(state) } catch {
+        do { try kept.save(state) } catch let damaged as KeptPageError where damaged.superseded {
+            // Another process kept a newer state meanwhile: nothing to do.
+        } catch {
             logger.warning("could not keep the verified ledger state", metadata: ["file": "\(kept.path)", "error": "\(error)"])
         }
     }
@@ -400,6 +407,10 @@ public final class Vault: @unchecked Sendable {
             }
         } } } catch let damaged as KeptPageError {
             // Rolled back: nothing was written. The damaged kept state is gone; a new run replays in full.
+            guard !damaged.superseded else {
+                throw VaultError(.io, "another evault process updated this machine's kept ledger state during this operation; nothing was written",
+                                 hint: "run the command again")
+            }
             refuse(kept, damaged)
             throw VaultError(.integrity, "the verified ledger state this machine kept for the vault was damaged or altered (\(damaged)); nothing was written",
                              hint: "run the command again: the ledger will be verified in full")

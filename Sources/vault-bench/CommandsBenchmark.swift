@@ -47,10 +47,10 @@ enum CommandsBenchmark {
                      Int(events), cases, documentsPerCase, build))
 
         let target = caseIDs[caseIDs.count / 2]
-        let opened = try Vault.open(at: vault.folder, knownVaults: known)
-        let document = try opened.documents(inCase: target.hex, as: lawyer)[documentsPerCase / 2].id
-        let first = try ScaleBenchmark.seconds { _ = try Vault.open(at: vault.folder, knownVaults: known).documents(inCase: target.hex, as: lawyer) }
+        var listedFirst: [DocumentSummary] = []
+        let first = try ScaleBenchmark.seconds { listedFirst = try Vault.open(at: vault.folder, knownVaults: known).documents(inCase: target.hex, as: lawyer) }
         print(String(format: "  first command of the lawyer (no kept state yet: full replay, then kept): %.3f s", first))
+        let document = listedFirst[documentsPerCase / 2].id
 
         // EVAULT_BENCH_PROFILE=N: N lists in a row, for `perf record --delay` (nothing printed).
         if let rounds = ProcessInfo.processInfo.environment["EVAULT_BENCH_PROFILE"].flatMap(Int.init) {
@@ -73,6 +73,10 @@ enum CommandsBenchmark {
                 let listed = try Vault.open(at: vault.folder, knownVaults: known).cases(inGroup: "bench", as: lawyer)
                 precondition(listed.count == cases)
             })
+            times["log", default: []].append(try ScaleBenchmark.seconds {
+                let entries = try Vault.open(at: vault.folder, knownVaults: known).log(case: target.hex, as: lawyer)
+                precondition(entries.count > documentsPerCase)
+            })
             times["add", default: []].append(try ScaleBenchmark.seconds {
                 _ = try Vault.open(at: vault.folder, knownVaults: known).addDocuments([NewDocument(path: small, kind: .other)],
                                                                                       toCase: target.hex, as: lawyer)
@@ -87,7 +91,7 @@ enum CommandsBenchmark {
         let reference = ScaleBenchmark.median(times["reference"] ?? [1])
         print(String(format: "  reference: replay of the whole ledger, signatures up to the remembered head skipped (every command before): %.3f s", reference))
         for (key, label, goal) in [("list", "list CASE", 0.050), ("show", "show DOC", 0.050), ("cases", "case list GROUP", 0.300),
-                                   ("add", "add of a 1 KB file", 0.100)] {
+                                   ("add", "add of a 1 KB file", 0.100), ("log", "log --case CASE", 0.100)] {
             let value = ScaleBenchmark.median(times[key] ?? [1])
             print("  " + label.padding(toLength: 20, withPad: " ", startingAt: 0)
                   + String(format: "%8.1f ms   %.3f x reference   (goal under %.0f ms: %@)", value * 1000, value / reference, goal * 1000,

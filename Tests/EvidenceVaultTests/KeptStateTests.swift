@@ -309,4 +309,86 @@ struct KeptStateTests {
         #expect(listed.filter { $0.problem != nil }.count == 1)
         #expect(!machine.vault.verify().isClean)
     }
+
+    @Test("a vault rolled back together with known-vaults.json is refused when the identity's kept state proves a longer head; trust --accept-older clears it")
+    func keptStateCatchesJointRollback() throws {
+        let machine = try Machine(cases: 20)
+        _ = try machine.reopened().replay(for: machine.custodian)
+        // The attacker copies the vault folder and known-vaults.json as they are now ...
+        let backup = try TemporaryFolder()
+        try FileManager.default.copyItem(atPath: machine.vault.folder, toPath: backup.file("vault"))
+        try FileManager.default.copyItem(atPath: machine.known.path, toPath: backup.file("known-vaults.json"))
+        // ... the custodian removes the lawyer (a rotation) and keeps that state ...
+        _ = try machine.vault.removeMember(machine.lawyer.fingerprint.hex, fromGroup: "wg", reason: "left", as: machine.custodian)
+        _ = try machine.reopened().replay(for: machine.custodian)
+        // ... and the attacker puts both old copies back, leaving the kept state alone.
+        try FileManager.default.removeItem(atPath: machine.vault.folder)
+        try FileManager.default.copyItem(atPath: backup.file("vault"), toPath: machine.vault.folder)
+        try FileManager.default.removeItem(atPath: machine.known.path)
+        try FileManager.default.copyItem(atPath: backup.file("known-vaults.json"), toPath: machine.known.path)
+        let opened = try machine.reopened()
+        expectVaultError(.integrity, "rolled back") { _ = try opened.cases(inGroup: "wg", as: machine.custodian) }
+        let input = machine.folder.file("on-top.txt")
+        try Data("on top of the old copy".utf8).write(to: URL(fileURLWithPath: input))
+        expectVaultError(.integrity, "rolled back") {
+            _ = try machine.reopened().addDocuments([NewDocument(path: input, kind: .testimony)], toCase: machine.caseIDs[0].hex, as: machine.custodian)
+        }
+        // Nothing was signed on the old copy.
+        #expect(try Vault.open(at: machine.vault.folder).replay().count == (try Vault.open(at: backup.file("vault")).replay().count))
+        // Accepting the older copy, explicitly, clears the kept states of the newer one.
+        _ = try Vault.open(at: machine.vault.folder, knownVaults: machine.known).trust(.confirmedAtTerminal, acceptOlder: true)
+        #expect(try machine.reopened().cases(inGroup: "wg", as: machine.custodian).count == 20)
+    }
+
+    @Test("a FIFO, a link or a folder where the kept store or its side files belong, or a schema of someone else's, is refused without hanging")
+    func hostileKeptFiles() throws {
+        let machine = try Machine(cases: 5)
+        let path = try machine.keptFile(of: machine.lawyer)
+        for (what, plant) in [
+            ("a FIFO as the store", { (path: String) in
+                KeptStore.remove(path)
+                #expect(mkfifo(path, 0o600) == 0)
+            }),
+            ("a FIFO as its journal", { (path: String) in #expect(mkfifo(path + "-journal", 0o600) == 0) }),
+            ("a link as the store", { (path: String) in
+                KeptStore.remove(path)
+                #expect(symlink(machine.folder.file("elsewhere.sqlite"), path) == 0)
+            }),
+            ("a folder as its WAL", { (path: String) in
+                try? FileManager.default.removeItem(atPath: path + "-wal")
+                try FileManager.default.createDirectory(atPath: path + "-wal", withIntermediateDirectories: false)
+            }),
+            ("a view in it", { (path: String) in try machine.edit(path) { try $0.execute(sql: "CREATE VIEW v AS SELECT 1") } }),
+            ("a trigger in it", { (path: String) in
+                try machine.edit(path) { try $0.execute(sql: "CREATE TRIGGER t AFTER INSERT ON pages BEGIN DELETE FROM root; END") }
+            }),
+        ] as [(String, (String) throws -> Void)] {
+            _ = try machine.reopened().replay(for: machine.lawyer)  // a good store first
+            try plant(path)
+            let opened = try machine.reopened()
+            #expect(try opened.documents(inCase: machine.caseIDs[0].hex, as: machine.lawyer).count == 3, "\(what)")
+            guard case .rejected = opened.keptStateOutcome else {
+                Issue.record("\(what): not refused (\(opened.keptStateOutcome))")
+                continue
+            }
+            // Replaced by a good store, used by the next commands, reads and writes alike.
+            try machine.add("after \(what)", to: machine.caseIDs[2], as: machine.lawyer)
+            let next = try machine.reopened()
+            #expect(try next.documents(inCase: machine.caseIDs[2].hex, as: machine.lawyer).count >= 1, "\(what)")
+            #expect(next.keptStateOutcome == .used(count: try machine.vault.replay().count), "\(what): not rebuilt")
+            var info = stat()
+            #expect(lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && info.st_mode & 0o077 == 0, "\(what): mode")
+        }
+    }
+
+    @Test("a state loaded before two saves by others still reads its pages")
+    func concurrentSaves() throws {
+        let machine = try Machine(cases: 5)
+        let early = try machine.reopened()
+        let state = try early.replay(for: machine.lawyer)
+        for index in 0..<3 { try machine.add("meanwhile \(index)", to: machine.caseIDs[0], as: machine.lawyer) }
+        #expect(try state.documents(inCase: machine.caseIDs[0]).count == 3)
+        #expect(try state.eventHash(at: 1) == (try machine.vault.replay().eventHash(at: 1)))
+        #expect(try early.documents(inCase: machine.caseIDs[0].hex, as: machine.lawyer).count == 6)
+    }
 }

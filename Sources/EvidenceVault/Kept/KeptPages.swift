@@ -7,6 +7,9 @@ import VaultCrypto
 struct KeptPageError: Error, CustomStringConvertible {
     let page: String
     let problem: String
+    /// The page is gone because another process saved twice since this root was
+    /// read: nothing is wrong, the command starts again from the new root.
+    var superseded = false
     var description: String { "kept page \(page) \(problem)" }
 }
 
@@ -27,6 +30,8 @@ final class KeptPages: @unchecked Sendable {
     }
 
     let store: KeptStore
+    /// The root these pages belong to (to tell a concurrent save from damage).
+    let rootBytes: [UInt8]
     /// Events the kept state covers.
     let count: UInt64
     let cases: [ObjectID: CaseEntry]
@@ -40,8 +45,9 @@ final class KeptPages: @unchecked Sendable {
     private var blobBucketCache: [Int: Set<String>] = [:]
     private var hashPageCache: [Int: [[UInt8]]] = [:]
 
-    init(store: KeptStore, count: UInt64, cases: [ObjectID: CaseEntry], hashPages: [[UInt8]], documentBuckets: [[UInt8]], blobBuckets: [[UInt8]]) {
+    init(store: KeptStore, rootBytes: [UInt8], count: UInt64, cases: [ObjectID: CaseEntry], hashPages: [[UInt8]], documentBuckets: [[UInt8]], blobBuckets: [[UInt8]]) {
         self.store = store
+        self.rootBytes = rootBytes
         self.count = count
         self.cases = cases
         self.hashPages = hashPages
@@ -55,7 +61,9 @@ final class KeptPages: @unchecked Sendable {
     }
 
     private func read(_ hash: [UInt8], _ name: String) throws -> [UInt8] {
-        guard let bytes = try store.page(hash) else { throw KeptPageError(page: name, problem: "is missing or does not match its hash") }
+        guard let bytes = try store.page(hash) else {
+            throw KeptPageError(page: name, problem: "is missing or does not match its hash", superseded: store.rootChanged(since: rootBytes))
+        }
         return bytes
     }
 

@@ -1,6 +1,9 @@
 import Foundation
 import GRDB
 import VaultCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One identity's verified copy of one vault's ledger state, kept on this
 /// machine beside its remembered heads (outside the vault folder), so that a
@@ -53,6 +56,7 @@ struct KeptState {
         let store: KeptStore
         let root: (tag: [UInt8], bytes: [UInt8])
         do {
+            try Self.requireOwnFolder((path as NSString).deletingLastPathComponent)
             guard let opened = try KeptStore.openForReading(path) else { return (nil, .absent) }
             guard let found = try opened.root() else { return (nil, .rejected("has no root")) }
             store = opened
@@ -69,7 +73,7 @@ struct KeptState {
             let decoded = try KeptStateCoding.decodeRoot(root.bytes)
             var state = decoded.state
             guard state.vaultID?.hex == vaultID else { return (nil, .rejected("is the state of another vault")) }
-            state.kept = KeptPages(store: store, count: state.count, cases: decoded.cases, hashPages: decoded.hashPages,
+            state.kept = KeptPages(store: store, rootBytes: root.bytes, count: state.count, cases: decoded.cases, hashPages: decoded.hashPages,
                                    documentBuckets: decoded.documentBuckets, blobBuckets: decoded.blobBuckets)
             return (state, .used(count: state.count))
         } catch {
@@ -80,8 +84,7 @@ struct KeptState {
     /// Keeps `state`: writes the pages that changed since the kept state it was
     /// loaded from (every page, for a state replayed from genesis) and a new root.
     func save(_ state: LedgerState) throws {
-        let folder = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try Self.requireOwnFolder((path as NSString).deletingLastPathComponent)
         var pages: [[UInt8]: [UInt8]] = [:]
         func page(_ bytes: [UInt8]) -> [UInt8] {
             let hash = SHA256Stream.hash(bytes)
@@ -137,12 +140,26 @@ struct KeptState {
 
         let root = KeptStateCoding.encodeRoot(state, cases: cases, hashPages: hashPages, documentBuckets: documentBuckets, blobBuckets: blobBuckets)
         let referenced = Set(cases.values.map(\.page) + hashPages + documentBuckets + blobBuckets)
-        try KeptStore.save(at: path, tag: try tag(root), root: root, pages: pages, keep: referenced)
+        try KeptStore.save(at: path, tag: try tag(root), root: root, pages: pages, referenced: referenced, complete: kept == nil)
     }
 
     /// Removes the kept store (after one of its pages failed its check): the next command rebuilds it.
     func discard() {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        KeptStore.remove(path)
+    }
+
+    /// Makes `kept/` if need be, and requires it to be a folder (not a link) of this
+    /// user's, closed to others (mode 0700, set if it was wider).
+    static func requireOwnFolder(_ folder: String) throws {
+        var info = stat()
+        if lstat(folder, &info) != 0 {
+            guard mkdir(folder, 0o700) == 0 || errno == EEXIST else { throw SystemCallError(function: "mkdir", path: folder, errno: errno) }
+            guard lstat(folder, &info) == 0 else { throw SystemCallError(function: "lstat", path: folder, errno: errno) }
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR, info.st_uid == getuid() else {
+            throw VaultError(.integrity, "\(folder) is not a folder of this user's (a link, a file, or another user's): the kept ledger state is not used")
+        }
+        if info.st_mode & 0o077 != 0 { _ = chmod(folder, 0o700) }
     }
 
     private func tag(_ body: [UInt8]) throws -> [UInt8] {

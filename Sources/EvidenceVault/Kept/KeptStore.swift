@@ -1,30 +1,75 @@
 import Foundation
 import GRDB
 import VaultCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The SQLite file that holds one identity's kept ledger state of one vault
 /// (Docs/FORMAT.md §11): a root (its MAC tag and bytes) and content-addressed
 /// pages (SHA-256 of their bytes → bytes). Nothing in it is trusted: the root's
 /// tag is checked by `KeptState`, every page against the hash the root gives.
 ///
-/// A reader holds one read transaction (WAL snapshot) for its lifetime, so the
-/// pages its root names stay readable while another process saves; a save
-/// replaces the root and drops pages that neither the new nor the previous root
-/// names, in one transaction.
+/// A save replaces the root and marks the pages the new root no longer names as
+/// released; released pages are deleted only `releaseDelay` seconds later, so a
+/// command that loaded an older root (another process saved meanwhile) can
+/// still read its pages. One that finds a page gone sees that the root changed
+/// (`rootChanged`) and starts again from the new one
+/// (`KeptPageError.superseded`). Readers hold no transaction between reads.
+///
+/// The file and its `-wal`, `-shm` and `-journal` must be regular files (never a
+/// link, FIFO or folder), and the file may hold nothing but the two tables: a
+/// store that is not so is refused, and a save replaces it.
 final class KeptStore: @unchecked Sendable {
     let path: String
     private let connection: DatabaseQueue
-    private var snapshotOpen = false
+
+    /// Seconds a released page stays readable.
+    static let releaseDelay: Int64 = 120
 
     private static let schema = [
         "CREATE TABLE root (id INTEGER PRIMARY KEY CHECK (id = 1), tag BLOB NOT NULL, bytes BLOB NOT NULL)",
-        "CREATE TABLE pages (hash BLOB PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE pages (hash BLOB PRIMARY KEY, bytes BLOB NOT NULL, released INTEGER) WITHOUT ROWID",
     ]
+    private static let sideSuffixes = ["-wal", "-shm", "-journal"]
+
+    /// Why the store's files cannot be used as they are, if they cannot.
+    enum FileProblem: Error, CustomStringConvertible {
+        case notRegular(String)
+        case foreignSchema
+        var description: String {
+            switch self {
+            case .notRegular(let name): return "has \(name), which is not a regular file"
+            case .foreignSchema: return "holds schema objects evault does not make"
+            }
+        }
+    }
 
     /// Opens the store at `path` for reading; nil when there is none.
     static func openForReading(_ path: String) throws -> KeptStore? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        return try KeptStore(path: path, readOnly: true)
+        guard try checkFiles(path) else { return nil }
+        let store = try KeptStore(path: path, readOnly: true)
+        guard try store.hasOwnSchema() else { throw FileProblem.foreignSchema }
+        return store
+    }
+
+    /// Whether the store exists; throws if it or a side file is not a regular file.
+    private static func checkFiles(_ path: String) throws -> Bool {
+        var exists = false
+        for name in [path] + sideSuffixes.map({ path + $0 }) {
+            var info = stat()
+            guard lstat(name, &info) == 0 else { continue }
+            guard info.st_mode & S_IFMT == S_IFREG else { throw FileProblem.notRegular((name as NSString).lastPathComponent) }
+            if name == path { exists = true }
+        }
+        return exists
+    }
+
+    /// Removes the store and its side files, whatever they are (never following a link).
+    static func remove(_ path: String) {
+        for name in [path] + sideSuffixes.map({ path + $0 }) {
+            if unlink(name) != 0, errno == EISDIR || errno == EPERM { try? FileManager.default.removeItem(atPath: name) }
+        }
     }
 
     private init(path: String, readOnly: Bool) throws {
@@ -32,23 +77,23 @@ final class KeptStore: @unchecked Sendable {
         var configuration = Configuration()
         configuration.readonly = readOnly
         configuration.busyMode = .timeout(10)
-        // A reader keeps one read transaction open across page reads: its WAL snapshot.
-        configuration.allowsUnsafeTransactions = readOnly
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA trusted_schema = OFF") }
         connection = try DatabaseQueue(path: path, configuration: configuration)
     }
 
-    deinit {
-        if snapshotOpen { try? connection.inDatabase { db in try db.execute(sql: "COMMIT") } }
+    /// Whether the file holds exactly the two tables a save makes.
+    private func hasOwnSchema() throws -> Bool {
+        let objects = try connection.read { db in
+            try Row.fetchAll(db, sql: "SELECT type, name, sql FROM sqlite_master").map {
+                "\($0["type"] as String? ?? "?") \($0["name"] as String? ?? "?") \($0["sql"] as String? ?? "")"
+            }
+        }
+        return Set(objects) == Set(["table root \(Self.schema[0])", "table pages \(Self.schema[1])"])
     }
 
-    /// The root's tag and bytes, read in the snapshot that later page reads use.
+    /// The root's tag and bytes.
     func root() throws -> (tag: [UInt8], bytes: [UInt8])? {
-        try connection.inDatabase { db in
-            if !snapshotOpen {
-                try db.execute(sql: "BEGIN DEFERRED")
-                snapshotOpen = true
-            }
+        try connection.read { db in
             guard let row = try Row.fetchOne(db, sql: """
                 SELECT CASE WHEN typeof(tag) = 'blob' THEN tag END AS tag, CASE WHEN typeof(bytes) = 'blob' THEN bytes END AS bytes
                 FROM root WHERE id = 1
@@ -60,21 +105,43 @@ final class KeptStore: @unchecked Sendable {
 
     /// The page with this SHA-256, checked: nil if it is missing or its bytes hash otherwise.
     func page(_ hash: [UInt8]) throws -> [UInt8]? {
-        let bytes = try connection.inDatabase { db in
+        let bytes = try connection.read { db in
             try Data.fetchOne(db, sql: "SELECT CASE WHEN typeof(bytes) = 'blob' THEN bytes END FROM pages WHERE hash = ?", arguments: [Data(hash)])
         }
         guard let bytes, SHA256Stream.hash(bytes) == hash else { return nil }
         return Array(bytes)
     }
 
-    /// Replaces the root and adds `pages`, keeping what `keep` names (the pages of
-    /// the new root and of the root it replaces) and dropping every other page.
-    /// A file with anything but this schema is replaced by a new one first.
-    static func save(at path: String, tag: [UInt8], root: [UInt8], pages: [[UInt8]: [UInt8]], keep: Set<[UInt8]>) throws {
-        if FileManager.default.fileExists(atPath: path), !(try hasOwnSchema(path)) {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    /// Whether the stored root is no longer `bytes` (another save happened since they were read).
+    func rootChanged(since bytes: [UInt8]) -> Bool {
+        guard let current = try? root() else { return true }
+        return current.bytes != bytes
+    }
+
+    /// Replaces the root and adds `pages`; pages the new root does not name
+    /// (`referenced`) are released, and those released long enough deleted.
+    /// - Parameter complete: the pages are every page the root names (a state
+    ///   replayed from genesis). A partial save is written only into the store
+    ///   it was loaded from: if that store is missing or not ours, nothing is
+    ///   written (the next command replays from genesis and saves it whole).
+    static func save(at path: String, tag: [UInt8], root: [UInt8], pages: [[UInt8]: [UInt8]], referenced: Set<[UInt8]>,
+                     complete: Bool, now: Date = Date()) throws {
+        let usable: Bool
+        do {
+            usable = try checkFiles(path) && (try KeptStore(path: path, readOnly: true).hasOwnSchema())
+        } catch {
+            usable = false
+        }
+        if !usable {
+            remove(path)
+            guard complete else { return }
+            // Created owner-only before SQLite opens it (its -wal and -shm take the same mode).
+            let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw SystemCallError(function: "open", path: path, errno: errno) }
+            close(descriptor)
         }
         let store = try KeptStore(path: path, readOnly: false)
+        let time = Int64(now.timeIntervalSince1970)
         try store.connection.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             // A cache of verified state: a save lost to a power cut leaves the older,
@@ -82,34 +149,27 @@ final class KeptStore: @unchecked Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.inTransaction(.immediate) {
                 if try !db.tableExists("root") { for statement in schema { try db.execute(sql: statement) } }
-                let previous = try Data.fetchOne(db, sql: "SELECT bytes FROM root WHERE id = 1")
                 for (hash, bytes) in pages {
                     try db.execute(sql: "INSERT OR IGNORE INTO pages (hash, bytes) VALUES (?, ?)", arguments: [Data(hash), Data(bytes)])
                 }
-                try db.execute(sql: "INSERT OR REPLACE INTO root (id, tag, bytes) VALUES (1, ?, ?)",
-                               arguments: [Data(tag), Data(root)])
-                // Pages a reader of the replaced root may still ask for stay one more save.
-                var kept = keep
-                if let previous, let names = try? KeptStateCoding.pageHashes(inRoot: Array(previous)) { kept.formUnion(names) }
-                let stored = try Data.fetchAll(db, sql: "SELECT hash FROM pages").map(Array.init)
-                for hash in stored where !kept.contains(hash) {
-                    try db.execute(sql: "DELETE FROM pages WHERE hash = ?", arguments: [Data(hash)])
+                try db.execute(sql: "INSERT OR REPLACE INTO root (id, tag, bytes) VALUES (1, ?, ?)", arguments: [Data(tag), Data(root)])
+                let stored = try Row.fetchAll(db, sql: "SELECT hash, released FROM pages")
+                for row in stored {
+                    let hash = Array(row["hash"] as Data? ?? Data())
+                    let released = row["released"] as Int64?
+                    if referenced.contains(hash) {
+                        if released != nil { try db.execute(sql: "UPDATE pages SET released = NULL WHERE hash = ?", arguments: [Data(hash)]) }
+                    } else if let released {
+                        if released < time - releaseDelay { try db.execute(sql: "DELETE FROM pages WHERE hash = ?", arguments: [Data(hash)]) }
+                    } else {
+                        try db.execute(sql: "UPDATE pages SET released = ? WHERE hash = ?", arguments: [time, Data(hash)])
+                    }
                 }
                 return .commit
             }
-        }
-    }
-
-    /// Whether the file holds exactly the two tables a save makes (no trigger, view or index of anyone else's).
-    private static func hasOwnSchema(_ path: String) throws -> Bool {
-        do {
-            let store = try KeptStore(path: path, readOnly: true)
-            let objects = try store.connection.read { db in
-                try Row.fetchAll(db, sql: "SELECT type, name FROM sqlite_master").map { "\($0["type"] as String? ?? "?") \($0["name"] as String? ?? "?")" }
-            }
-            return Set(objects).isSubset(of: ["table root", "table pages", "index sqlite_autoindex_pages_1"]) && objects.contains("table root")
-        } catch {
-            return false
+            // Each save rewrites the root: copy it into the file and empty the WAL at once,
+            // or the WAL grows with every save while any reader has the file open.
+            _ = try? db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
     }
 }

@@ -32,7 +32,9 @@ public final class KnownVaults: @unchecked Sendable {
         public var headHash: String
         /// Group names of the vault at that head (to spot an impostor that reuses them).
         public var groups: [String]?
-        /// Case ids (hex) of the vault at that head.
+        /// Case ids (hex) of the vault at that head: its first `maxRememberedCases`
+        /// in ledger order (enough to spot an impostor that copies them, and a file
+        /// that every command reads stays small).
         public var cases: [String]?
     }
 
@@ -53,6 +55,9 @@ public final class KnownVaults: @unchecked Sendable {
         /// The head verified before for the vault at this path: signatures up to it need no second check.
         var verifiedHead: UInt64? { vaultAtPath.flatMap { vaults[$0]?.headSequence } }
     }
+
+    /// Most case ids remembered per vault (`Entry.cases`).
+    static let maxRememberedCases = 256
 
     /// The file the entries live in.
     public let path: String
@@ -235,7 +240,8 @@ public final class KnownVaults: @unchecked Sendable {
 
     private static func entry(for state: LedgerState, genesis: [UInt8], creator: Fingerprint) -> Entry {
         Entry(genesisHash: Hex.encode(genesis), creator: creator.hex, headSequence: state.count - 1, headHash: Hex.encode(state.headHash),
-              groups: state.groups.values.map(\.name).sorted(), cases: state.cases.keys.map(\.hex).sorted())
+              groups: state.groups.values.map(\.name).sorted(),
+              cases: state.cases.values.sorted { $0.sequence < $1.sequence }.prefix(maxRememberedCases).map(\.id.hex).sorted())
     }
 
     /// The path as written, made absolute, with `.` and empty components dropped.
