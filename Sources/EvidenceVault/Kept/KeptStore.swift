@@ -45,10 +45,12 @@ final class KeptStore: @unchecked Sendable {
         }
     }
 
-    /// Opens the store at `path` for reading; nil when there is none.
+    /// Opens the store at `path` for reading; nil when there is none. The
+    /// connection may write: SQLite rolls back what a process killed mid-save left
+    /// in the WAL (a read-only connection would refuse the file instead).
     static func openForReading(_ path: String) throws -> KeptStore? {
         guard try checkFiles(path) else { return nil }
-        let store = try KeptStore(path: path, readOnly: true)
+        let store = try KeptStore(path: path, readOnly: false)
         guard try store.hasOwnSchema() else { throw FileProblem.foreignSchema }
         return store
     }
@@ -128,7 +130,7 @@ final class KeptStore: @unchecked Sendable {
                      complete: Bool, now: Date = Date()) throws {
         let usable: Bool
         do {
-            usable = try checkFiles(path) && (try KeptStore(path: path, readOnly: true).hasOwnSchema())
+            usable = try checkFiles(path) && (try KeptStore(path: path, readOnly: false).hasOwnSchema())
         } catch {
             usable = false
         }
