@@ -69,18 +69,24 @@ __attribute__((destructor)) static void shim_report(void) {
 
 /* Returns 1 if this call must fail (errno set); kills the process in kill mode. */
 /* With EVAULT_FAULT_TRACE, one line per counted call: "N CALL TARGET". */
-static void trace_call(long n, const char *call, int fd, const char *path) {
-    if (trace_fd < 0) return;
-    REAL(write);
-    char target[512] = "";
+/* The file a call changes: the path given, or what the descriptor names. */
+static void target_of(int fd, const char *path, char *target, size_t size) {
+    target[0] = 0;
     if (path) {
-        snprintf(target, sizeof target, "%s", path);
+        snprintf(target, size, "%s", path);
     } else if (fd >= 0) {
         char link[64];
         snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-        ssize_t got = readlink(link, target, sizeof target - 1);
+        ssize_t got = readlink(link, target, size - 1);
         target[got > 0 ? got : 0] = 0;
     }
+}
+
+static void trace_call(long n, const char *call, int fd, const char *path) {
+    if (trace_fd < 0) return;
+    REAL(write);
+    char target[512];
+    target_of(fd, path, target, sizeof target);
     char line[640];
     int length = snprintf(line, sizeof line, "%ld %s %s\n", n, call, target);
     if (length > 0) (void)real_write(trace_fd, line, (size_t)length);
@@ -89,15 +95,8 @@ static void trace_call(long n, const char *call, int fd, const char *path) {
 /* Whether a call on this descriptor or path is left alone (EVAULT_FAULT_SKIP, EVAULT_FAULT_ONLY). */
 static int filtered_out(int fd, const char *path) {
     if (!skip_text && !only_text) return 0;
-    char target[512] = "";
-    if (path) {
-        snprintf(target, sizeof target, "%s", path);
-    } else if (fd >= 0) {
-        char link[64];
-        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-        ssize_t got = readlink(link, target, sizeof target - 1);
-        target[got > 0 ? got : 0] = 0;
-    }
+    char target[512];
+    target_of(fd, path, target, sizeof target);
     if (skip_text && strstr(target, skip_text)) return 1;
     if (only_text && !strstr(target, only_text)) return 1;
     return 0;
