@@ -245,9 +245,14 @@ public final class Vault: @unchecked Sendable {
     /// Reports a kept state whose page failed its check, and removes it.
     func refuse(_ kept: KeptState?, _ damaged: KeptPageError) {
         keptStateOutcome = .rejected("\(damaged)")
-        logger.warning("the verified ledger state this machine kept for the vault was refused: it was altered (by someone who can write this machine's state folder) or damaged; the ledger was verified in full instead and the state kept again",
-                       metadata: ["file": "\(kept?.path ?? "?")", "why": "\(damaged)"])
+        warnRefused(kept?.path ?? "?", why: "\(damaged)")
         kept?.discard()
+    }
+
+    /// The one warning a refused kept state gets (Docs/CLI.md quotes it).
+    private func warnRefused(_ path: String, why: String) {
+        logger.warning("the verified ledger state this machine kept for the vault was refused: it was altered (by someone who can write this machine's state folder) or damaged; the ledger was verified in full instead and the state kept again",
+                       metadata: ["file": "\(path)", "why": "\(why)"])
     }
 
     /// Where `actor` keeps its verified state of this vault, if anywhere: only
@@ -265,9 +270,7 @@ public final class Vault: @unchecked Sendable {
         let (loaded, outcome) = kept.load()
         guard let loaded else {
             keptStateOutcome = outcome
-            if case .rejected(let why) = outcome {
-                logger.warning("the verified ledger state this machine kept for the vault was refused: it was altered (by someone who can write this machine's state folder) or damaged; the ledger was verified in full instead and the state kept again", metadata: ["file": "\(kept.path)", "why": "\(why)"])
-            }
+            if case .rejected(let why) = outcome { warnRefused(kept.path, why: why) }
             return LedgerState()
         }
         guard try KeptState.ledgerHoldsHead(of: loaded, db) else {
@@ -373,8 +376,7 @@ public final class Vault: @unchecked Sendable {
                 if let cached, cached.count > 0 {
                     // The ledger must still hold the head this state was built on (no rollback underneath us).
                     // Hash the stored bytes: the hash column is whatever the storage says.
-                    let storedHead = try Data.fetchOne(db, sql: "SELECT bytes FROM events WHERE seq = ?", arguments: [Int64(cached.count - 1)])
-                    guard storedHead.map({ SHA256Stream.hash($0) }) == cached.headHash else {
+                    guard try KeptState.ledgerHoldsHead(of: cached, db) else {
                         throw VaultError(.integrity, "the ledger changed underneath this operation (event \(cached.count - 1) differs or vanished)",
                                          hint: "run 'evault verify'")
                     }

@@ -55,11 +55,6 @@ final class KeptPages: @unchecked Sendable {
         self.blobBuckets = blobBuckets
     }
 
-    /// Every page hash the root names (a save keeps these).
-    var allPageHashes: Set<[UInt8]> {
-        Set(cases.values.map(\.page) + hashPages + documentBuckets + blobBuckets)
-    }
-
     private func read(_ hash: [UInt8], _ name: String) throws -> [UInt8] {
         guard let bytes = try store.page(hash) else {
             throw KeptPageError(page: name, problem: "is missing or does not match its hash", superseded: store.rootChanged(since: rootBytes))

@@ -139,7 +139,8 @@ struct KeptState {
         }
 
         let root = KeptStateCoding.encodeRoot(state, cases: cases, hashPages: hashPages, documentBuckets: documentBuckets, blobBuckets: blobBuckets)
-        let referenced = Set(cases.values.map(\.page) + hashPages + documentBuckets + blobBuckets)
+        let referenced = KeptStateCoding.Root(state: state, cases: cases, hashPages: hashPages, documentBuckets: documentBuckets,
+                                              blobBuckets: blobBuckets).allPageHashes
         try KeptStore.save(at: path, tag: try tag(root), root: root, pages: pages, referenced: referenced, complete: kept == nil)
     }
 

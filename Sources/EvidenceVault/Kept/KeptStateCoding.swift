@@ -134,11 +134,6 @@ enum KeptStateCoding {
         return Root(state: state, cases: entries, hashPages: hashPages, documentBuckets: documentBuckets, blobBuckets: blobBuckets)
     }
 
-    /// The page hashes a root names (a save keeps the pages of the root it replaces one more round).
-    static func pageHashes(inRoot bytes: [UInt8]) throws -> Set<[UInt8]> {
-        try decodeRoot(bytes).allPageHashes
-    }
-
     /// The SHA-256 of the empty byte string, named for a case with no documents (no page).
     static let emptyHash = SHA256Stream.hash([UInt8]())
 
