@@ -415,7 +415,7 @@ extension Vault {
         do {
             plaintext = try DocumentStream.decrypt(record: record, metadata: metadata, key: key, store: blobs,
                                                    outputFolder: destination.folder, calls: calls,
-                                                   allowVisibleTemporary: allowVisibleTemporary, progress: progress)
+                                                   allowVisibleTemporary: allowVisibleTemporary, progress: progress).output
         } catch let error as SystemCallError {
             throw VaultError(.io, "exporting document \(document.documentID.hex) failed, nothing was written: \(error)")
         }

@@ -69,6 +69,30 @@ public final class SecretStreamEncryptor {
         if isFinal { finished = true }
         return try body(UnsafeRawBufferPointer(rebasing: output[0..<Int(written)]))
     }
+
+    /// Encrypts one chunk straight into `destination` (at least 17 bytes longer
+    /// than the chunk) and returns the ciphertext's length: no copy of the
+    /// stream passes through this encryptor's own buffer.
+    public func push(_ plaintext: UnsafeRawBufferPointer, isFinal: Bool, into destination: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard !finished else { throw CryptoError.streamAlreadyFinished }
+        guard plaintext.count <= maxChunkLength else {
+            throw CryptoError.streamChunkTooLarge(chunk: -1, length: plaintext.count, maximum: maxChunkLength)
+        }
+        precondition(destination.count >= plaintext.count + SecretStream.chunkOverhead, "secretstream output too small")
+        var written: UInt64 = 0
+        let tag = isFinal ? SecretStream.tagFinal : SecretStream.tagMessage
+        try state.withUnsafeMutableBytes { statePointer in
+            try Sodium.check(
+                crypto_secretstream_xchacha20poly1305_push(
+                    SecretStream.state(statePointer),
+                    destination.nonNullBytes, &written,
+                    plaintext.nonNullBytes, UInt64(plaintext.count),
+                    nil, 0, tag),
+                "crypto_secretstream_xchacha20poly1305_push")
+        }
+        if isFinal { finished = true }
+        return Int(written)
+    }
 }
 
 /// Decrypts a stream chunk by chunk, enforcing that exactly the last chunk is FINAL.
@@ -135,6 +159,37 @@ public final class SecretStreamDecryptor {
         let isFinal = tag == SecretStream.tagFinal
         if isFinal { isFinished = true }
         return try output.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<Int(written)]), isFinal) }
+    }
+
+    /// Authenticates and decrypts one chunk straight into `destination` (secure
+    /// memory of the caller's, at least as long as the chunk's plaintext) and
+    /// returns the plaintext's length. libsodium checks the MAC before it
+    /// decrypts, so nothing is written to `destination` unless the chunk authenticated.
+    public func pull(_ ciphertext: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws -> Int {
+        let index = chunksOpened
+        guard !isFinished else { throw CryptoError.streamDataAfterFinal(chunk: index) }
+        guard ciphertext.count >= SecretStream.chunkOverhead else { throw CryptoError.streamChunkRejected(chunk: index) }
+        let length = ciphertext.count - SecretStream.chunkOverhead
+        guard length <= maxChunkLength else {
+            throw CryptoError.streamChunkTooLarge(chunk: index, length: length, maximum: maxChunkLength)
+        }
+        precondition(destination.count >= length, "secretstream output too small")
+        var written: UInt64 = 0
+        var tag: UInt8 = 0
+        let status = state.withUnsafeMutableBytes { statePointer in
+            crypto_secretstream_xchacha20poly1305_pull(
+                SecretStream.state(statePointer),
+                destination.nonNullBytes, &written, &tag,
+                ciphertext.nonNullBytes, UInt64(ciphertext.count), nil, 0)
+        }
+        guard status == 0 else { throw CryptoError.streamChunkRejected(chunk: index) }
+        guard tag == SecretStream.tagMessage || tag == SecretStream.tagFinal else {
+            // Authenticated, but a tag this format never writes: the caller discards the output.
+            throw CryptoError.streamUnexpectedTag(chunk: index)
+        }
+        chunksOpened += 1
+        if tag == SecretStream.tagFinal { isFinished = true }
+        return Int(written)
     }
 
     /// Call at end of input: throws if the FINAL chunk was never seen.

@@ -28,6 +28,60 @@ struct StreamIntegrityTests {
                                        outputFolder: FolderHandle(path: env.folder.path, followingLink: true, what: "test folder"), calls: POSIXCalls())
     }
 
+    /// Docs/FORMAT.md §7: the vector was computed with Python's hashlib, independently of our code.
+    @Test("plaintext commitment, version 2: SHA-256(salt || SHA-256(plaintext)), vector and what a new document records")
+    func commitmentVersion2() throws {
+        let salt = (0..<32).map { UInt8($0) }
+        let sha = SHA256Stream.hash(Array("The quick brown fox jumps over the lazy dog".utf8))
+        #expect(Hex.encode(sha) == "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592")
+        #expect(Hex.encode(DocumentMetadata.commitment(salt: salt, plaintextSHA256: sha))
+                == "95bcff598eb325844f677b218a2bc007c642682ca5a467cb706c67f023344632")
+
+        let env = try TestVault()
+        let content = sampleBytes(3 * Self.chunk + 5, seed: 7)
+        let document = try env.add(content)
+        let metadata = try #require(try env.vault.document(document.id.hex, as: env.lawyer).metadata)
+        #expect(metadata.version == 2)
+        #expect(metadata.plaintextCommitment == DocumentMetadata.commitment(salt: metadata.commitmentSalt, plaintextSHA256: SHA256Stream.hash(content)))
+        #expect(try env.export(document.id) == content)
+    }
+
+    /// A commitment is checked by the rule of its own metadata version: a
+    /// version-2 commitment relabelled as version 1, or the reverse, fails.
+    @Test("a commitment read under the other version's rule is refused")
+    func commitmentVersionConfusion() throws {
+        let env = try TestVault()
+        let content = sampleBytes(Self.chunk + 9, seed: 8)
+        let document = try env.add(content)
+        let state = try env.vault.replay()
+        let stored = try #require(state.documents[document.id])
+        let (key, metadata, record) = try env.vault.keyRing(for: env.lawyer, state: state).documentKeyAndMetadata(stored, to: "test")
+        let decrypted = try DocumentStream.decrypt(record: record, metadata: metadata, key: key, store: env.vault.blobs,
+                                                   outputFolder: nil, calls: POSIXCalls(), checkingBlobHash: true)
+        #expect(decrypted.plaintextSHA256 == SHA256Stream.hash(content))
+        let relabelled = DocumentMetadata(fileName: metadata.fileName, title: metadata.title, kind: metadata.kind, tags: metadata.tags,
+                                          size: metadata.size, commitmentSalt: metadata.commitmentSalt,
+                                          plaintextCommitment: metadata.plaintextCommitment, version: 1)
+        expectVaultError(.integrity, "plaintext commitment") {
+            _ = try DocumentStream.decrypt(record: record, metadata: relabelled, key: key, store: env.vault.blobs, outputFolder: nil, calls: POSIXCalls())
+        }
+        var legacy = SHA256Stream()
+        legacy.update(metadata.commitmentSalt)
+        legacy.update(content)
+        let legacyCommitment = DocumentMetadata(fileName: metadata.fileName, title: metadata.title, kind: metadata.kind, tags: metadata.tags,
+                                                size: metadata.size, commitmentSalt: metadata.commitmentSalt,
+                                                plaintextCommitment: legacy.finalize(), version: 2)
+        expectVaultError(.integrity, "plaintext commitment") {
+            _ = try DocumentStream.decrypt(record: record, metadata: legacyCommitment, key: key, store: env.vault.blobs, outputFolder: nil, calls: POSIXCalls())
+        }
+        // The same commitment under its own rule opens.
+        let asVersion1 = DocumentMetadata(fileName: metadata.fileName, title: metadata.title, kind: metadata.kind, tags: metadata.tags,
+                                          size: metadata.size, commitmentSalt: metadata.commitmentSalt,
+                                          plaintextCommitment: legacy.finalize(), version: 1)
+        #expect(try DocumentStream.decrypt(record: record, metadata: asVersion1, key: key, store: env.vault.blobs, outputFolder: nil,
+                                           calls: POSIXCalls()).plaintextSHA256 == SHA256Stream.hash(content))
+    }
+
     @Test("A8: sizes 0, 1, chunk-1, chunk, chunk+1 and multiples round-trip",
           arguments: [0, 1, chunk - 1, chunk, chunk + 1, 2 * chunk, 8 * chunk, 9 * chunk + 3, 33 * chunk + 1])
     func roundTrip(size: Int) throws {

@@ -38,16 +38,42 @@ public struct DocumentMetadata: Sendable, Equatable {
     public let size: UInt64
     /// Random salt of the plaintext commitment.
     public let commitmentSalt: [UInt8]
-    /// SHA-256(salt || plaintext): lets a lawyer prove a disclosed file is the one collected.
+    /// Lets a lawyer prove a disclosed file is the one collected: in version 2,
+    /// SHA-256(salt || SHA-256(plaintext)); in version 1, SHA-256(salt || plaintext).
     public let plaintextCommitment: [UInt8]
+    /// Format version, which fixes how the commitment is computed (Docs/FORMAT.md §7).
+    public let version: UInt8
 
-    static let version: UInt8 = 1
+    /// The version written now.
+    public static let currentVersion: UInt8 = 2
+    static let supportedVersions: ClosedRange<UInt8> = 1...2
+
+    /// Metadata of a new document, or of one read back (`version` 1 or 2).
+    public init(fileName: String, title: String, kind: DocumentKind, tags: [String], size: UInt64,
+                commitmentSalt: [UInt8], plaintextCommitment: [UInt8], version: UInt8 = DocumentMetadata.currentVersion) {
+        precondition(Self.supportedVersions.contains(version))
+        self.fileName = fileName
+        self.title = title
+        self.kind = kind
+        self.tags = tags
+        self.size = size
+        self.commitmentSalt = commitmentSalt
+        self.plaintextCommitment = plaintextCommitment
+        self.version = version
+    }
+
+    /// The version-2 plaintext commitment: SHA-256(salt || SHA-256(plaintext)),
+    /// so that one pass over the plaintext gives both the commitment and the
+    /// SHA-256 a court expert compares with `sha256sum`.
+    public static func commitment(salt: [UInt8], plaintextSHA256: [UInt8]) -> [UInt8] {
+        SHA256Stream.hash(salt + plaintextSHA256)
+    }
     static let maxTextLength = 4096
     static let maxTags = 64
 
     func encoded() -> [UInt8] {
         var writer = ByteWriter()
-        writer.header(.documentMetadata, version: Self.version)
+        writer.header(.documentMetadata, version: version)
         writer.u8(kind.rawValue)
         writer.string16(fileName)
         writer.string16(title)
@@ -61,7 +87,7 @@ public struct DocumentMetadata: Sendable, Equatable {
 
     static func decode(_ bytes: [UInt8], structure: String) throws -> DocumentMetadata {
         var reader = ByteReader(bytes, structure: structure)
-        _ = try reader.header(expecting: .documentMetadata, supportedVersions: version...version)
+        let version = try reader.header(expecting: .documentMetadata, supportedVersions: supportedVersions)
         let kindByte = try reader.u8("kind")
         guard let kind = DocumentKind(rawValue: kindByte) else {
             throw FormatError.invalidField(structure: structure, field: "kind", reason: "unknown kind \(kindByte)")
@@ -76,7 +102,7 @@ public struct DocumentMetadata: Sendable, Equatable {
         for index in 0..<tagCount { tags.append(try reader.string8("tag \(index)")) }
         let metadata = DocumentMetadata(fileName: fileName, title: title, kind: kind, tags: tags,
                                         size: try reader.u64("size"), commitmentSalt: try reader.raw(32, "commitment salt"),
-                                        plaintextCommitment: try reader.raw(32, "plaintext commitment"))
+                                        plaintextCommitment: try reader.raw(32, "plaintext commitment"), version: version)
         try reader.expectEnd()
         return metadata
     }

@@ -279,7 +279,8 @@ extension Vault {
               let (key, metadata, record) = try? keys.documentKeyAndMetadata(document, to: "verify")
         else { return nil }
         do {
-            try DocumentStream.decrypt(record: record, metadata: metadata, key: key, store: blobs, outputFolder: nil, calls: calls)
+            try DocumentStream.decrypt(record: record, metadata: metadata, key: key, store: blobs, outputFolder: nil, calls: calls,
+                                       checkingBlobHash: true)
             return nil
         } catch let error as VaultError {
             let detail = error.message.replacingOccurrences(of: "\(finding.object): ", with: "")

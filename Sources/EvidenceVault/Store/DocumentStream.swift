@@ -1,27 +1,38 @@
 import Foundation
 import VaultCrypto
 
-/// What encrypting a document produced: the blob's name and size and the plaintext commitment.
+/// What encrypting a document produced: the blob's name and size, the
+/// plaintext's SHA-256 and its (version-2) commitment.
 struct EncryptedDocument {
     let blobHash: [UInt8]
     let blobSize: UInt64
     let plaintextSize: UInt64
+    let plaintextSHA256: [UInt8]
     let commitmentSalt: [UInt8]
     let plaintextCommitment: [UInt8]
 }
 
-/// Streams documents into and out of blobs with flat memory, on two cores.
+/// What decrypting a document produced: the output file (not yet linked, when
+/// there is one) and the plaintext's SHA-256, which a court expert can compare
+/// with `sha256sum` of the exported file.
+struct DecryptedDocument {
+    let output: DurableFile?
+    let plaintextSHA256: [UInt8]
+}
+
+/// Streams documents into and out of blobs with flat memory, on both cores.
 ///
-/// The work is split so that each of two cores carries about half of it:
-/// encryption reads, hashes the plaintext (for the commitment) and encrypts
-/// batches of 64 KiB chunks on the calling thread, while a second thread
-/// hashes the ciphertext (for the blob name) and writes; decryption reads,
-/// hashes the ciphertext and authenticates and decrypts each chunk on the
-/// calling thread, while the second thread hashes the plaintext and writes it.
-/// Buffers are allocated once per stream; plaintext buffers live in `SecureBytes`.
+/// The calling thread reads and encrypts (or authenticates and decrypts)
+/// batches of 64 KiB chunks; the other jobs each run on a thread of their own
+/// over the same batches (`SlotPipeline`): hashing the plaintext (one SHA-256
+/// gives both the court's hash and the commitment, Docs/FORMAT.md §7), hashing
+/// the ciphertext (the blob's name; on decryption only when checking a blob,
+/// since the stream's authentication and the plaintext commitment already bind
+/// every byte an export writes) and writing. Docs/PERFORMANCE.md gives the
+/// costs. Buffers are allocated once per stream; plaintext buffers live in `SecureBytes`.
 enum DocumentStream {
     static let chunksPerSlot = 8
-    static let slotCount = 4
+    static let slotCount = 6
 
     /// Sets the progress callback's granularity.
     typealias Progress = (_ done: UInt64, _ total: UInt64) -> Void
@@ -63,7 +74,6 @@ enum DocumentStream {
                                     streamHeader: encryptor.header, key: key)
         let salt = try Random.bytes(32)
         var plaintextHash = SHA256Stream()
-        plaintextHash.update(salt)
         var ciphertextHash = SHA256Stream()
         let blob = try store.newBlob()
         let headerBytes = header.encoded()
@@ -72,11 +82,12 @@ enum DocumentStream {
 
         let totalSize = input.size
         let totalChunks = BlobHeader.chunkCount(plaintextSize: totalSize, chunkLength: UInt32(chunkLength))
+        let blobSize = BlobHeader.blobSize(plaintextSize: totalSize, chunkLength: UInt32(chunkLength))
         var chunksDone: UInt64 = 0
         var bytesRead: UInt64 = 0
         var bytesWritten: UInt64 = UInt64(headerBytes.count)
         let slots = try Slot.ring(chunkLength: chunkLength, documentBytes: totalSize)
-        let pipeline = TwoStagePipeline(slots: slots)
+        let pipeline = SlotPipeline(slots: slots)
 
         try pipeline.run(produce: { slot in
             slot.ciphertextLength = 0
@@ -89,27 +100,26 @@ enum DocumentStream {
             slot.plaintextLength = got
             bytesRead += UInt64(got)
             try slot.plaintext.withUnsafeBytes { plain in
-                plaintextHash.update(UnsafeRawBufferPointer(rebasing: plain[0..<got]))
                 var offset = 0
                 for index in 0..<chunksHere {
                     let length = min(chunkLength, got - offset)
                     let isFinal = chunksDone + UInt64(index) + 1 == totalChunks
-                    try encryptor.push(UnsafeRawBufferPointer(rebasing: plain[offset..<offset + length]), isFinal: isFinal) { sealed in
-                        UnsafeMutableRawBufferPointer(rebasing: slot.ciphertext[slot.ciphertextLength...]).copyMemory(from: sealed)
-                        slot.ciphertextLength += sealed.count
-                    }
+                    slot.ciphertextLength += try encryptor.push(UnsafeRawBufferPointer(rebasing: plain[offset..<offset + length]),
+                                                                isFinal: isFinal, into: UnsafeMutableRawBufferPointer(rebasing: slot.ciphertext[slot.ciphertextLength...]))
                     offset += length
                 }
             }
             chunksDone += UInt64(chunksHere)
             return chunksDone < totalChunks
-        }, consume: { slot in
-            let sealed = UnsafeRawBufferPointer(rebasing: slot.ciphertext[0..<slot.ciphertextLength])
-            ciphertextHash.update(sealed)
-            try blob.write(sealed)
-            bytesWritten += UInt64(slot.ciphertextLength)
-            progress?(bytesWritten, BlobHeader.blobSize(plaintextSize: totalSize, chunkLength: UInt32(chunkLength)))
-        })
+        }, consumers: [
+            { slot in slot.plaintext.withUnsafeBytes { plaintextHash.update(UnsafeRawBufferPointer(rebasing: $0[0..<slot.plaintextLength])) } },
+            { slot in ciphertextHash.update(UnsafeRawBufferPointer(rebasing: slot.ciphertext[0..<slot.ciphertextLength])) },
+            { slot in
+                try blob.write(UnsafeRawBufferPointer(rebasing: slot.ciphertext[0..<slot.ciphertextLength]))
+                bytesWritten += UInt64(slot.ciphertextLength)
+                progress?(bytesWritten, blobSize)
+            },
+        ])
         // The file must not have grown while we read it.
         var probe: UInt8 = 0
         let extra = try withUnsafeMutableBytes(of: &probe) { try input.readFully(into: $0) }
@@ -117,24 +127,29 @@ enum DocumentStream {
 
         let blobHash = ciphertextHash.finalize()
         try blob.commit(to: BlobStore.name(for: blobHash), replacing: false)
-        return EncryptedDocument(blobHash: blobHash, blobSize: bytesWritten, plaintextSize: totalSize,
-                                 commitmentSalt: salt, plaintextCommitment: plaintextHash.finalize())
+        let plaintextSHA256 = plaintextHash.finalize()
+        return EncryptedDocument(blobHash: blobHash, blobSize: bytesWritten, plaintextSize: totalSize, plaintextSHA256: plaintextSHA256,
+                                 commitmentSalt: salt,
+                                 plaintextCommitment: DocumentMetadata.commitment(salt: salt, plaintextSHA256: plaintextSHA256))
     }
 
     // MARK: decrypt
 
     /// Decrypts a document's blob into an invisible file in `outputFolder` and
     /// returns it, not yet linked: the caller gives it its name (`commit`) only
-    /// after recording the export. It is returned only once the final chunk,
-    /// the blob hash and the plaintext commitment have all checked out; on any
-    /// failure it is discarded and nothing is left behind.
+    /// after recording the export. It is returned only once the key commitment,
+    /// every chunk, the final chunk and the plaintext commitment have all
+    /// checked out (and the blob hash, with `checkingBlobHash`); on any failure
+    /// it is discarded and nothing is left behind.
     /// With `outputFolder` nil, nothing is written: the blob is only checked (a
-    /// reader's verify uses this to name the damaged chunk). With `plaintextSink`,
-    /// the plaintext is also handed to it (re-encryption), on the second thread.
+    /// reader's verify uses this, with `checkingBlobHash`, to name the damaged
+    /// chunk). With `plaintextSink`, the plaintext is also handed to it
+    /// (re-encryption), on the writing thread.
     @discardableResult
     static func decrypt(record: DocumentRecord, metadata: DocumentMetadata, key: DocumentKey, store: BlobStore,
                         outputFolder: FolderHandle?, calls: SystemCalls, allowVisibleTemporary: Bool = false,
-                        plaintextSink: BlobEncryptingSink? = nil, progress: Progress? = nil) throws -> DurableFile? {
+                        checkingBlobHash: Bool = false,
+                        plaintextSink: BlobEncryptingSink? = nil, progress: Progress? = nil) throws -> DecryptedDocument {
         let document = "document \(record.documentID.hex)"
         let input: ReadableFile
         do { input = try store.open(record.blobHash, what: "blob of \(document)") } catch let error as VaultError where error.kind == .notFound {
@@ -162,7 +177,8 @@ enum DocumentStream {
         var ciphertextHash = SHA256Stream()
         ciphertextHash.update(headerBytes)
         var plaintextHash = SHA256Stream()
-        plaintextHash.update(metadata.commitmentSalt)
+        var legacyCommitmentHash = SHA256Stream()  // version-1 metadata: SHA-256(salt || plaintext)
+        legacyCommitmentHash.update(metadata.commitmentSalt)
         var plaintextSize: UInt64 = 0
 
         let output = try outputFolder.map { try DurableFile(in: $0, calls: calls, allowVisibleTemporary: allowVisibleTemporary) }
@@ -170,13 +186,33 @@ enum DocumentStream {
         var bodyRead = 0
         var consumed = UInt64(BlobHeader.length)
         let slots = try Slot.ring(chunkLength: chunkLength, documentBytes: UInt64(max(0, bodySize)))
-        let pipeline = TwoStagePipeline(slots: slots)
+        let pipeline = SlotPipeline(slots: slots)
+        var consumers: [SlotPipeline<Slot>.Consumer] = [
+            { slot in slot.plaintext.withUnsafeBytes { plaintextHash.update(UnsafeRawBufferPointer(rebasing: $0[0..<slot.plaintextLength])) } },
+            { slot in
+                try slot.plaintext.withUnsafeBytes { plainSlot in
+                    let plain = UnsafeRawBufferPointer(rebasing: plainSlot[0..<slot.plaintextLength])
+                    try output?.write(plain)
+                    try plaintextSink?.write(plain)
+                }
+                plaintextSize += UInt64(slot.plaintextLength)
+                consumed += UInt64(slot.ciphertextLength)
+                progress?(consumed, record.blobSize)
+            },
+        ]
+        if metadata.version == 1 {
+            consumers.append { slot in
+                slot.plaintext.withUnsafeBytes { legacyCommitmentHash.update(UnsafeRawBufferPointer(rebasing: $0[0..<slot.plaintextLength])) }
+            }
+        }
+        if checkingBlobHash {
+            consumers.append { slot in ciphertextHash.update(UnsafeRawBufferPointer(rebasing: slot.ciphertext[0..<slot.ciphertextLength])) }
+        }
         try pipeline.run(produce: { slot in
             let wanted = min(sealedChunkLength * chunksPerSlot, bodySize - bodyRead)
             let got = try input.readFully(into: UnsafeMutableRawBufferPointer(rebasing: slot.ciphertext[0..<wanted]))
             guard got == wanted else { throw VaultError(.integrity, "\(document): blob changed while it was being read") }
             slot.ciphertextLength = got
-            ciphertextHash.update(UnsafeRawBufferPointer(rebasing: slot.ciphertext[0..<got]))
             bodyRead += got
             slot.plaintextLength = 0
             try slot.plaintext.withUnsafeMutableBytes { plainSlot in
@@ -184,10 +220,8 @@ enum DocumentStream {
                 while offset < got {
                     let length = min(sealedChunkLength, got - offset)
                     do {
-                        try decryptor.pull(UnsafeRawBufferPointer(rebasing: slot.ciphertext[offset..<offset + length])) { plain, _ in
-                            UnsafeMutableRawBufferPointer(rebasing: plainSlot[slot.plaintextLength...]).copyMemory(from: plain)
-                            slot.plaintextLength += plain.count
-                        }
+                        slot.plaintextLength += try decryptor.pull(UnsafeRawBufferPointer(rebasing: slot.ciphertext[offset..<offset + length]),
+                                                                   into: UnsafeMutableRawBufferPointer(rebasing: plainSlot[slot.plaintextLength...]))
                     } catch let error as CryptoError {
                         throw VaultError(.integrity, "\(document): \(error)")
                     }
@@ -195,27 +229,20 @@ enum DocumentStream {
                 }
             }
             return bodyRead < bodySize
-        }, consume: { slot in
-            try slot.plaintext.withUnsafeBytes { plainSlot in
-                let plain = UnsafeRawBufferPointer(rebasing: plainSlot[0..<slot.plaintextLength])
-                plaintextHash.update(plain)
-                try output?.write(plain)
-                try plaintextSink?.write(plain)
-            }
-            plaintextSize += UInt64(slot.plaintextLength)
-            consumed += UInt64(slot.ciphertextLength)
-            progress?(consumed, record.blobSize)
-        })
+        }, consumers: consumers)
         do { try decryptor.finish() } catch let error as CryptoError {
             throw VaultError(.integrity, "\(document): \(error)")
         }
-        guard ciphertextHash.finalize() == record.blobHash else {
+        guard !checkingBlobHash || ciphertextHash.finalize() == record.blobHash else {
             throw VaultError(.integrity, "\(document): blob SHA-256 differs from the ledger")
         }
-        guard plaintextSize == metadata.size, plaintextHash.finalize() == metadata.plaintextCommitment else {
+        let plaintextSHA256 = plaintextHash.finalize()
+        let commitment = metadata.version == 1 ? legacyCommitmentHash.finalize()
+            : DocumentMetadata.commitment(salt: metadata.commitmentSalt, plaintextSHA256: plaintextSHA256)
+        guard plaintextSize == metadata.size, ConstantTime.equal(commitment, metadata.plaintextCommitment) else {
             throw VaultError(.integrity, "\(document): decrypted content does not match its plaintext commitment")
         }
         try output?.sync()
-        return output
+        return DecryptedDocument(output: output, plaintextSHA256: plaintextSHA256)
     }
 }
