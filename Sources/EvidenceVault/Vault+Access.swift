@@ -190,10 +190,21 @@ final class KeyRing {
                                 previous: group.epochs.last?.commitment ?? KeyCommitment.none)
     }
 
+    /// One secure buffer that sealed case fields open into (one allocation per
+    /// ring instead of one per field: `case list` opens two per case).
+    private var scratch: SecureBytes?
+    private func fieldScratch() throws -> SecureBytes {
+        if let scratch { return scratch }
+        let made = try SecureBytes(zeroedCount: Event.maxSealedTitleLength)
+        scratch = made
+        return made
+    }
+
     /// A case's wrapped key and sealed fields, read from its event once.
     private func sealed(_ theCase: LedgerState.Case) throws -> SealedFields.CaseFields {
         if let found = caseFields[theCase.id] { return found }
-        let found = try fields.fields(of: theCase)
+        // A kept case's fields come from its authenticated kept page, a newer case's from its event.
+        let found = try state.kept?.caseFields(theCase.id) ?? fields.fields(of: theCase)
         caseFields[theCase.id] = found
         return found
     }
@@ -238,11 +249,10 @@ final class KeyRing {
         let key = try caseKey(theCase, generation: 1, to: action)
         let box = try sealed(theCase)
         do {
-            let bytes = try KeyWrap.openField(field == "reference" ? box.sealedReference : box.sealedTitle, caseKey: key,
-                                              caseID: theCase.id, objectID: theCase.id, version: 1, field: field)
-            guard let text = bytes.withUnsafeBytes({ String(validating: $0, as: UTF8.self) }) else {
-                throw VaultError(.unreadable, "is not UTF-8")
-            }
+            let text = try KeyWrap.openField(field == "reference" ? box.sealedReference : box.sealedTitle, caseKey: key,
+                                             caseID: theCase.id, objectID: theCase.id, version: 1, field: field,
+                                             scratch: try fieldScratch()) { String(validating: $0, as: UTF8.self) }
+            guard let text else { throw VaultError(.unreadable, "is not UTF-8") }
             guard field != "reference" || !text.isEmpty else { throw VaultError(.unreadable, "is empty") }
             return text
         } catch {

@@ -288,7 +288,7 @@ public final class Vault: @unchecked Sendable {
     func keep(_ state: LedgerState, in kept: KeptState?, advancedFrom start: UInt64) {
         // A state from genesis, or one that moved past the kept head.
         guard let kept, state.count > start || state.isComplete else { return }
-        do { try kept.save(state) } catch let damaged as KeptPageError where damaged.superseded {
+        do { try kept.save(state, caseFields: sealedFields(state).fields(of:)) } catch let damaged as KeptPageError where damaged.superseded {
             // Another process kept a newer state meanwhile: nothing to do.
         } catch {
             logger.warning("could not keep the verified ledger state", metadata: ["file": "\(kept.path)", "error": "\(error)"])

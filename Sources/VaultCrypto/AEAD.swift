@@ -70,4 +70,30 @@ public enum AEAD {
         guard status == 0 else { throw CryptoError.authenticationFailed(what: what) }
         return plaintext
     }
+
+    /// Opens `nonce || ciphertext || tag` into the start of `scratch`, a reused
+    /// secure buffer (no allocation: many small fields open at the cost of the
+    /// cipher alone), and passes the plaintext to `body`; `scratch` is wiped after.
+    public static func open<R>(_ box: [UInt8], associatedData: [UInt8], key: SymmetricKey, what: String, into scratch: SecureBytes,
+                               _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        try Sodium.ready()
+        guard box.count >= overhead else { throw CryptoError.authenticationFailed(what: what) }
+        let length = box.count - overhead
+        guard length <= scratch.count else { throw CryptoError.invalidLength(what: what, expected: scratch.count, actual: length) }
+        defer { scratch.wipe() }
+        var plaintextLength: UInt64 = 0
+        let status = scratch.withUnsafeMutableBytes { out in
+            key.bytes.withUnsafeBytes { keyPointer in
+                box.withUnsafeBytes { sealed in
+                    crypto_aead_xchacha20poly1305_ietf_decrypt(
+                        out.nonNullBytes, &plaintextLength, nil,
+                        sealed.baseAddress!.assumingMemoryBound(to: UInt8.self) + nonceLength, UInt64(box.count - nonceLength),
+                        associatedData, UInt64(associatedData.count),
+                        sealed.baseAddress!.assumingMemoryBound(to: UInt8.self), keyPointer.nonNullBytes)
+                }
+            }
+        }
+        guard status == 0 else { throw CryptoError.authenticationFailed(what: what) }
+        return try scratch.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<Int(plaintextLength)])) }
+    }
 }

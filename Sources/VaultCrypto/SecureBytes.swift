@@ -75,6 +75,11 @@ public final class SecureBytes: @unchecked Sendable, Equatable, ContiguousBytes,
         try body(UnsafeMutableRawBufferPointer(start: pointer, count: count))
     }
 
+    /// Zeroes the bytes (`sodium_memzero`), for a buffer that is reused.
+    public func wipe() {
+        sodium_memzero(pointer, count)
+    }
+
     /// A copy of the bytes as a `Data` value, for a caller that must hand them to an API
     /// outside secure memory (for example a decrypted UTF-8 title). Use sparingly.
     public func unprotectedCopy() -> [UInt8] {

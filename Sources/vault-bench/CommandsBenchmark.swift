@@ -52,10 +52,13 @@ enum CommandsBenchmark {
         print(String(format: "  first command of the lawyer (no kept state yet: full replay, then kept): %.3f s", first))
         let document = listedFirst[documentsPerCase / 2].id
 
-        // EVAULT_BENCH_PROFILE=N: N lists in a row, for `perf record --delay` (nothing printed).
+        // EVAULT_BENCH_PROFILE=N: N lists and N case lists in a row, for `perf record --delay` (nothing printed).
         if let rounds = ProcessInfo.processInfo.environment["EVAULT_BENCH_PROFILE"].flatMap(Int.init) {
-            print("  profiling: \(rounds) lists")
-            for _ in 0..<rounds { _ = try Vault.open(at: vault.folder, knownVaults: known).documents(inCase: target.hex, as: lawyer) }
+            print("  profiling: \(rounds) lists and case lists")
+            for _ in 0..<rounds {
+                _ = try Vault.open(at: vault.folder, knownVaults: known).documents(inCase: target.hex, as: lawyer)
+                _ = try Vault.open(at: vault.folder, knownVaults: known).cases(inGroup: "bench", as: lawyer)
+            }
         }
         var times: [String: [Double]] = [:]
         for _ in 0..<5 {

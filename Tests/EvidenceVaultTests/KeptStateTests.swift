@@ -94,6 +94,16 @@ struct KeptStateTests {
             return try KeptStateCoding.decodeRoot(Array(bytes))
         }
 
+        /// The case entries the root's case buckets hold.
+        func caseEntries(_ path: String) throws -> [ObjectID: KeptPages.CaseEntry] {
+            let store = try #require(try KeptStore.openForReading(path))
+            let queue = try DatabaseQueue(path: path)
+            defer { try? queue.close() }
+            let bytes = try #require(try queue.read { try Data.fetchOne($0, sql: "SELECT bytes FROM root") })
+            let entries = try KeptPages.readCases(try root(path).table, store: store, rootBytes: Array(bytes))
+            return Dictionary(uniqueKeysWithValues: entries.map { ($0.0.id, $0.1) })
+        }
+
         /// A full replay from genesis, checking every signature, with no kept state: the reference.
         func fullReplay() throws -> [UInt8] {
             let fresh = try Vault.open(at: vault.folder, knownVaults: nil)
@@ -162,11 +172,15 @@ struct KeptStateTests {
         let pristine = machine.folder.file("pristine.sqlite")
         try machine.copyStore(path, to: pristine)
         let reference = try machine.fullReplay()
+        let referenceCases = try Vault.open(at: machine.vault.folder, knownVaults: nil).cases(inGroup: "wg", as: machine.lawyer)
+            .map { "\($0.id.hex) \($0.reference ?? "?")" }
         let root = try machine.root(path)
-        let casePage = try #require(root.cases[machine.caseIDs[0]]?.page)
+        let casePage = try #require(try machine.caseEntries(path)[machine.caseIDs[0]]?.page)
         let listed = try #require(try machine.vault.replay().documents(inCase: machine.caseIDs[0]).first?.documentID)
-        let documentBucket = root.documentBuckets[Int(listed.rawValue[0])]
-        let lastHashPage = try #require(root.hashPages.last)
+        let documentBucket = root.table.documentBuckets[Int(listed.rawValue[0])]
+        let caseBucket = root.table.caseBuckets[Int(machine.caseIDs[0].rawValue[0])]
+        let caseFieldBucket = root.table.caseFieldBuckets[Int(machine.caseIDs[0].rawValue[0])]
+        let lastHashPage = try #require(root.table.hashPages.last)
         let rootBytes = try #require(try DatabaseQueue(path: path).read { try Data.fetchOne($0, sql: "SELECT bytes FROM root") })
 
         var edits: [(String, (Database) throws -> Void)] = []
@@ -180,7 +194,8 @@ struct KeptStateTests {
         edits.append(("root tag flipped", { db in try db.execute(sql: "UPDATE root SET tag = zeroblob(32)") }))
         edits.append(("root truncated", { db in try db.execute(sql: "UPDATE root SET bytes = substr(bytes, 1, length(bytes) - 40)") }))
         edits.append(("root removed", { db in try db.execute(sql: "DELETE FROM root") }))
-        for (what, hash) in [("the listed case's page", casePage), ("its document bucket", documentBucket), ("the last hash page", lastHashPage)] {
+        for (what, hash) in [("the listed case's page", casePage), ("its document bucket", documentBucket), ("the last hash page", lastHashPage),
+                             ("the listed case's case bucket", caseBucket), ("its case field bucket", caseFieldBucket)] {
             edits.append(("\(what) flipped", { db in
                 try db.execute(sql: "UPDATE pages SET bytes = CAST(substr(bytes, 1, length(bytes) - 1) || X'00' AS BLOB) WHERE hash = ?", arguments: [Data(hash)])
             }))
@@ -191,7 +206,13 @@ struct KeptStateTests {
             }))
         }
         for (what, edit) in edits {
-            // `list` reads the case's page, `show` the document's bucket: each runs on the edited store.
+            // `case list` reads every case's sealed fields from the field buckets, `list` the case's page,
+            // `show` the document's bucket: each runs on the edited store (`show` last: the check below reads every page).
+            try machine.copyStore(pristine, to: path)
+            try machine.edit(path, edit)
+            let casesListing = try machine.reopened()
+            #expect(try casesListing.cases(inGroup: "wg", as: machine.lawyer).map { "\($0.id.hex) \($0.reference ?? "?")" } == referenceCases, "\(what)")
+            let afterCaseList = casesListing.keptStateOutcome
             try machine.copyStore(pristine, to: path)
             try machine.edit(path, edit)
             let listing = try machine.reopened()
@@ -203,8 +224,8 @@ struct KeptStateTests {
             let showing = try machine.reopened()
             #expect(try showing.document(listed.hex, as: machine.lawyer).metadata != nil, "\(what)")
             let afterShow = showing.keptStateOutcome
-            let refused = [afterList, afterShow].contains { if case .rejected = $0 { return true } else { return false } }
-            #expect(refused, "\(what): the edited kept state was used (list: \(afterList), show: \(afterShow))")
+            let refused = [afterList, afterShow, afterCaseList].contains { if case .rejected = $0 { return true } else { return false } }
+            #expect(refused, "\(what): the edited kept state was used (list: \(afterList), show: \(afterShow), case list: \(afterCaseList))")
             #expect(try KeptStateCoding.canonical(try machine.reopened().replay(for: machine.lawyer)) == reference, "\(what)")
             // Refused, then rebuilt from the verified ledger: the next command uses it again.
             let next = try machine.reopened()
@@ -286,28 +307,39 @@ struct KeptStateTests {
         #expect(why.contains("is not in the ledger"))
     }
 
-    @Test("a ledger row edited below the kept head is caught when it is read, and by verify")
+    @Test("a ledger row edited below the kept head is caught when it is read, and by verify; a kept copy of it answers as verified")
     func editedOldRowIsCaught() throws {
         let machine = try Machine(cases: 20)
         _ = try machine.reopened().replay(for: machine.lawyer)
-        // Rewrite the bytes of the event that opened case 5 (its sealed reference), keeping the hash column.
+        // Rewrite the bytes of the event that opened case 5 (its sealed reference) and of the first document
+        // of case 0 (its sealed metadata), keeping the hash column.
         let state = try machine.vault.replay()
-        let sequence = try #require(state.cases[machine.caseIDs[5]]).sequence
+        let caseEvent = try #require(state.cases[machine.caseIDs[5]]).sequence
+        let document = try #require(try state.documents(inCase: machine.caseIDs[0]).first)
         let queue = try DatabaseQueue(path: machine.vault.folder + "/vault.sqlite")
         try queue.write { db in
-            let bytes = try #require(try Data.fetchOne(db, sql: "SELECT bytes FROM events WHERE seq = ?", arguments: [Int64(sequence)]))
-            var edited = Array(bytes)
-            edited[edited.count - 70] ^= 0x01
-            try db.execute(sql: "UPDATE events SET bytes = ? WHERE seq = ?", arguments: [Data(edited), Int64(sequence)])
+            for sequence in [caseEvent, document.recordSequence] {
+                let bytes = try #require(try Data.fetchOne(db, sql: "SELECT bytes FROM events WHERE seq = ?", arguments: [Int64(sequence)]))
+                var edited = Array(bytes)
+                edited[edited.count - 70] ^= 0x01
+                try db.execute(sql: "UPDATE events SET bytes = ? WHERE seq = ?", arguments: [Data(edited), Int64(sequence)])
+            }
         }
         try queue.close()
+        // The document's metadata is read from its row: the edit is caught there.
         let opened = try machine.reopened()
-        let listed = try opened.cases(inGroup: "wg", as: machine.lawyer)
+        let listed = try opened.documents(inCase: machine.caseIDs[0].hex, as: machine.lawyer)
         #expect(opened.keptStateOutcome == .used(count: state.count))
-        let problem = try #require(listed.first { $0.id == machine.caseIDs[5] }?.problem)
+        let problem = try #require(listed.first { $0.id == document.documentID }?.problem)
         #expect(problem.contains("changed after it was verified"), "\(problem)")
         #expect(listed.filter { $0.problem != nil }.count == 1)
-        #expect(!machine.vault.verify().isClean)
+        // The case's sealed fields come from the kept copy this identity verified: the right answer, not the edited row.
+        let cases = try machine.reopened().cases(inGroup: "wg", as: machine.lawyer)
+        #expect(cases.first { $0.id == machine.caseIDs[5] }?.reference == "CASE-5")
+        #expect(cases.allSatisfy { $0.problem == nil })
+        // Verify reads every row, and stops at the first edited one.
+        let findings = machine.vault.verify().findings.map(\.object)
+        #expect(findings.contains("event \(min(caseEvent, document.recordSequence))"), "\(findings)")
     }
 
     @Test("a vault rolled back together with known-vaults.json is refused when the identity's kept state proves a longer head; trust --accept-older clears it")

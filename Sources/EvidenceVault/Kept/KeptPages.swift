@@ -14,10 +14,11 @@ struct KeptPageError: Error, CustomStringConvertible {
 }
 
 /// The parts of a kept ledger state that a command reads only when it needs
-/// them (Docs/FORMAT.md §11): each case's documents, the document-id and blob
-/// name buckets, and the event hashes, each a page checked against the SHA-256
-/// the authenticated root gives before it is decoded. Decoded pages are cached:
-/// they are the state at the kept head and never change.
+/// them (Docs/FORMAT.md §11): each case's documents, the buckets of cases'
+/// sealed fields, of document ids and of blob names, and the event hashes,
+/// each a page checked against the SHA-256 the authenticated root (or an
+/// authenticated case bucket) gives before it is decoded. Decoded pages are
+/// cached: they are the state at the kept head and never change.
 final class KeptPages: @unchecked Sendable {
     /// Pages of event hashes hold this many.
     static let hashesPerPage = 4096
@@ -35,24 +36,37 @@ final class KeptPages: @unchecked Sendable {
     /// Events the kept state covers.
     let count: UInt64
     let cases: [ObjectID: CaseEntry]
-    let hashPages: [[UInt8]]
-    let documentBuckets: [[UInt8]]
-    let blobBuckets: [[UInt8]]
+    let table: KeptStateCoding.PageTable
+    var hashPages: [[UInt8]] { table.hashPages }
+    var documentBuckets: [[UInt8]] { table.documentBuckets }
+    var blobBuckets: [[UInt8]] { table.blobBuckets }
 
     private let lock = NSLock()
     private var caseCache: [ObjectID: KeptStateCoding.CasePage] = [:]
+    private var caseFieldCache: [Int: [ObjectID: SealedFields.CaseFields]] = [:]
     private var documentBucketCache: [Int: [ObjectID: ObjectID]] = [:]
     private var blobBucketCache: [Int: Set<String>] = [:]
     private var hashPageCache: [Int: [[UInt8]]] = [:]
 
-    init(store: KeptStore, rootBytes: [UInt8], count: UInt64, cases: [ObjectID: CaseEntry], hashPages: [[UInt8]], documentBuckets: [[UInt8]], blobBuckets: [[UInt8]]) {
+    init(store: KeptStore, rootBytes: [UInt8], count: UInt64, cases: [ObjectID: CaseEntry], table: KeptStateCoding.PageTable) {
         self.store = store
         self.rootBytes = rootBytes
         self.count = count
         self.cases = cases
-        self.hashPages = hashPages
-        self.documentBuckets = documentBuckets
-        self.blobBuckets = blobBuckets
+        self.table = table
+    }
+
+    /// Reads every case bucket the root names (each checked against its hash):
+    /// the cases, with their document counts and pages.
+    static func readCases(_ table: KeptStateCoding.PageTable, store: KeptStore, rootBytes: [UInt8]) throws -> [(LedgerState.Case, CaseEntry)] {
+        var all: [(LedgerState.Case, CaseEntry)] = []
+        for (bucket, found) in try store.pages(table.caseBuckets).enumerated() {
+            guard let bytes = found else {
+                throw KeptPageError(page: "of cases \(bucket)", problem: "is missing or does not match its hash", superseded: store.rootChanged(since: rootBytes))
+            }
+            all += try KeptStateCoding.decodeCaseBucket(bytes, bucket: bucket)
+        }
+        return all
     }
 
     private func read(_ hash: [UInt8], _ name: String) throws -> [UInt8] {
@@ -92,6 +106,22 @@ final class KeptPages: @unchecked Sendable {
     /// Document id → case id, for the ids whose first byte is `bucket`.
     func documentBucket(_ bucket: Int) throws -> [ObjectID: ObjectID] {
         try cached(\.documentBucketCache, bucket) { try KeptStateCoding.decodeDocumentBucket(try read(documentBuckets[bucket], "of documents \(bucket)"), bucket: bucket) }
+    }
+
+    /// The sealed fields of the kept cases whose id's first byte is `bucket`.
+    func caseFieldBucket(_ bucket: Int) throws -> [ObjectID: SealedFields.CaseFields] {
+        try cached(\.caseFieldCache, bucket) {
+            try KeptStateCoding.decodeCaseFieldBucket(try read(table.caseFieldBuckets[bucket], "of case fields \(bucket)"), bucket: bucket)
+        }
+    }
+
+    /// The sealed fields of a kept case's `case.create` (nil for a case the kept state does not know).
+    func caseFields(_ caseID: ObjectID) throws -> SealedFields.CaseFields? {
+        guard cases[caseID] != nil else { return nil }
+        guard let found = try caseFieldBucket(Int(caseID.rawValue[0]))[caseID] else {
+            throw KeptPageError(page: "of case fields \(caseID.rawValue[0])", problem: "lacks case \(caseID.hex)")
+        }
+        return found
     }
 
     /// Blob names (hex) whose first byte is `bucket`.

@@ -52,7 +52,7 @@ struct KeptState {
     /// Reads and authenticates the kept root; `.absent` when there is none.
     /// The state it returns reads its documents, blob names and event hashes
     /// from the kept pages when asked (`KeptPages`).
-    func load() -> (LedgerState?, Outcome) {
+    func load(attempt: Int = 0) -> (LedgerState?, Outcome) {
         let store: KeptStore
         let root: (tag: [UInt8], bytes: [UInt8])
         do {
@@ -73,9 +73,18 @@ struct KeptState {
             let decoded = try KeptStateCoding.decodeRoot(root.bytes)
             var state = decoded.state
             guard state.vaultID?.hex == vaultID else { return (nil, .rejected("is the state of another vault")) }
-            state.kept = KeptPages(store: store, rootBytes: root.bytes, count: state.count, cases: decoded.cases, hashPages: decoded.hashPages,
-                                   documentBuckets: decoded.documentBuckets, blobBuckets: decoded.blobBuckets)
+            var entries: [ObjectID: KeptPages.CaseEntry] = [:]
+            for (theCase, entry) in try KeptPages.readCases(decoded.table, store: store, rootBytes: root.bytes) {
+                guard state.cases.updateValue(theCase, forKey: theCase.id) == nil else {
+                    throw FormatError.invalidField(structure: "kept ledger state", field: "case", reason: "the same case twice")
+                }
+                entries[theCase.id] = entry
+            }
+            state.kept = KeptPages(store: store, rootBytes: root.bytes, count: state.count, cases: entries, table: decoded.table)
             return (state, .used(count: state.count))
+        } catch let superseded as KeptPageError where superseded.superseded && attempt < 3 {
+            // Another process saved twice while this root was read: read its new root.
+            return load(attempt: attempt + 1)
         } catch {
             return (nil, .rejected("does not decode: \(error)"))
         }
@@ -83,7 +92,9 @@ struct KeptState {
 
     /// Keeps `state`: writes the pages that changed since the kept state it was
     /// loaded from (every page, for a state replayed from genesis) and a new root.
-    func save(_ state: LedgerState) throws {
+    /// `caseFields` reads a case's sealed fields from its verified event (for
+    /// cases the kept state does not have yet).
+    func save(_ state: LedgerState, caseFields: (LedgerState.Case) throws -> SealedFields.CaseFields) throws {
         try Self.requireOwnFolder((path as NSString).deletingLastPathComponent)
         var pages: [[UInt8]: [UInt8]] = [:]
         func page(_ bytes: [UInt8]) -> [UInt8] {
@@ -93,6 +104,7 @@ struct KeptState {
         }
         let kept = state.kept
         let buckets = 0..<KeptPages.bucketCount
+        func bucket(of id: ObjectID) -> Int { Int(id.rawValue[0]) }
 
         // One page per case whose documents changed (every case, from genesis).
         var cases = kept?.cases ?? [:]
@@ -104,24 +116,43 @@ struct KeptState {
                                                 page: content.events.isEmpty ? KeptStateCoding.emptyHash : page(KeptStateCoding.encodeCasePage(content)))
         }
 
+        // The case buckets holding a changed case, and the field buckets that gained a case.
+        var caseBuckets = kept?.table.caseBuckets ?? Array(repeating: [], count: KeptPages.bucketCount)
+        var caseFieldBuckets = kept?.table.caseFieldBuckets ?? Array(repeating: [], count: KeptPages.bucketCount)
+        let touchedBuckets = kept == nil ? Set(buckets) : Set(changedCases.map(bucket(of:)))
+        let casesByBucket = Dictionary(grouping: state.cases.values.filter { touchedBuckets.contains(bucket(of: $0.id)) }) { bucket(of: $0.id) }
+        for index in touchedBuckets {
+            let entries = (casesByBucket[index] ?? []).map { theCase in
+                (theCase, cases[theCase.id] ?? KeptPages.CaseEntry(documentCount: 0, page: KeptStateCoding.emptyHash))
+            }
+            caseBuckets[index] = page(KeptStateCoding.encodeCaseBucket(entries))
+        }
+        let newCases = state.cases.values.filter { kept?.cases[$0.id] == nil }
+        let newCasesByBucket = Dictionary(grouping: newCases) { bucket(of: $0.id) }
+        for index in kept == nil ? Set(buckets) : Set(newCasesByBucket.keys) {
+            var entries = try kept?.caseFieldBucket(index) ?? [:]
+            for theCase in newCasesByBucket[index] ?? [] { entries[theCase.id] = try caseFields(theCase) }
+            caseFieldBuckets[index] = page(KeptStateCoding.encodeCaseFieldBucket(entries))
+        }
+
         // The buckets that gained document ids or blob names.
         let newDocuments = state.caseDocuments.flatMap { caseID, ids in ids.map { ($0, caseID) } }
         var documentBuckets = kept?.documentBuckets ?? []
         var blobBuckets = kept?.blobBuckets ?? []
-        let documentsByBucket = Dictionary(grouping: newDocuments) { Int($0.0.rawValue[0]) }
+        let documentsByBucket = Dictionary(grouping: newDocuments) { bucket(of: $0.0) }
         let namesByBucket = Dictionary(grouping: state.blobNames) { Int(Hex.decode(String($0.prefix(2)))?[0] ?? 0) }
         if let kept {
-            for (bucket, added) in documentsByBucket {
-                var entries = try kept.documentBucket(bucket)
+            for (index, added) in documentsByBucket {
+                var entries = try kept.documentBucket(index)
                 for (documentID, caseID) in added { entries[documentID] = caseID }
-                documentBuckets[bucket] = page(KeptStateCoding.encodeDocumentBucket(entries))
+                documentBuckets[index] = page(KeptStateCoding.encodeDocumentBucket(entries))
             }
-            for (bucket, added) in namesByBucket {
-                blobBuckets[bucket] = page(KeptStateCoding.encodeBlobBucket(Array(try kept.blobBucket(bucket).union(added))))
+            for (index, added) in namesByBucket {
+                blobBuckets[index] = page(KeptStateCoding.encodeBlobBucket(Array(try kept.blobBucket(index).union(added))))
             }
         } else {
-            documentBuckets = buckets.map { bucket in
-                page(KeptStateCoding.encodeDocumentBucket(Dictionary(uniqueKeysWithValues: documentsByBucket[bucket] ?? [])))
+            documentBuckets = buckets.map { index in
+                page(KeptStateCoding.encodeDocumentBucket(Dictionary(uniqueKeysWithValues: documentsByBucket[index] ?? [])))
             }
             blobBuckets = buckets.map { page(KeptStateCoding.encodeBlobBucket(namesByBucket[$0] ?? [])) }
         }
@@ -138,10 +169,11 @@ struct KeptState {
             index += 1
         }
 
-        let root = KeptStateCoding.encodeRoot(state, cases: cases, hashPages: hashPages, documentBuckets: documentBuckets, blobBuckets: blobBuckets)
-        let referenced = KeptStateCoding.Root(state: state, cases: cases, hashPages: hashPages, documentBuckets: documentBuckets,
-                                              blobBuckets: blobBuckets).allPageHashes
-        try KeptStore.save(at: path, tag: try tag(root), root: root, pages: pages, referenced: referenced, complete: kept == nil)
+        let table = KeptStateCoding.PageTable(hashPages: hashPages, documentBuckets: documentBuckets, blobBuckets: blobBuckets,
+                                              caseBuckets: caseBuckets, caseFieldBuckets: caseFieldBuckets)
+        let root = KeptStateCoding.encodeRoot(state, table: table)
+        try KeptStore.save(at: path, tag: try tag(root), root: root, pages: pages,
+                           referenced: KeptStateCoding.allPageHashes(table, cases: cases), complete: kept == nil)
     }
 
     /// Removes the kept store (after one of its pages failed its check): the next command rebuilds it.

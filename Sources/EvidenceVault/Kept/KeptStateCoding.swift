@@ -1,39 +1,50 @@
 import VaultCrypto
 
 /// The byte encodings of a kept ledger state (Docs/FORMAT.md §11): the root,
-/// which holds everything but the documents, the blob names and the event
-/// hashes, and the pages that hold those (one per case, 256 buckets of document
-/// ids, 256 of blob names, event hashes 4096 to a page), each named in the root
-/// by its SHA-256. Deterministic: maps are written sorted by key.
+/// which holds identities, groups, commitments and the page table, and the
+/// pages (one per case with its documents, 256 buckets each of cases, cases'
+/// sealed fields, document ids and blob names, event hashes 4096 to a page),
+/// each named in the root by its SHA-256. Deterministic: maps are written sorted by key.
 ///
 /// The decoder trusts what it reads only because `KeptState` checked the root's
 /// tag and `KeptPages` each page's hash first; it still checks every length,
 /// count and key, so damage is an error, never a trap.
 enum KeptStateCoding {
-    /// Version 2 of the root (version 1 kept the whole state in one body; a
-    /// version-1 file is rebuilt, not read).
-    static let version: UInt8 = 2
+    /// Version 3 of the root (version 1 kept the whole state in one body,
+    /// version 2 every case in the root; an older file is rebuilt, not read).
+    static let version: UInt8 = 3
     /// Most entries of any one list (identities, members, cases, documents, hashes).
     static let maxCount = 1 << 26
 
     /// The page kinds (first byte of every page).
-    enum PageKind: UInt8 { case documentsOfCase = 1, documentBucket = 2, blobBucket = 3, eventHashes = 4 }
+    enum PageKind: UInt8 {
+        case documentsOfCase = 1, documentBucket = 2, blobBucket = 3, eventHashes = 4, caseBucket = 5, caseFieldBucket = 6
+    }
 
-    /// What a root holds besides the state's core: where its pages are.
-    struct Root {
-        var state: LedgerState
-        var cases: [ObjectID: KeptPages.CaseEntry]
+    /// The page table of a root: the SHA-256 of every page.
+    struct PageTable {
         var hashPages: [[UInt8]]
         var documentBuckets: [[UInt8]]
         var blobBuckets: [[UInt8]]
+        var caseBuckets: [[UInt8]]
+        var caseFieldBuckets: [[UInt8]]
+    }
 
-        var allPageHashes: Set<[UInt8]> { Set(cases.values.map(\.page) + hashPages + documentBuckets + blobBuckets) }
+    /// A decoded root: the state's core (no cases, documents, blob names or
+    /// event hashes in memory) and where its pages are.
+    struct Root {
+        var state: LedgerState
+        var table: PageTable
+    }
+
+    /// Every page a root and its case buckets name.
+    static func allPageHashes(_ table: PageTable, cases: [ObjectID: KeptPages.CaseEntry]) -> Set<[UInt8]> {
+        Set(cases.values.map(\.page) + table.hashPages + table.documentBuckets + table.blobBuckets + table.caseBuckets + table.caseFieldBuckets)
     }
 
     // MARK: - Root
 
-    static func encodeRoot(_ state: LedgerState, cases entries: [ObjectID: KeptPages.CaseEntry], hashPages: [[UInt8]],
-                           documentBuckets: [[UInt8]], blobBuckets: [[UInt8]]) -> [UInt8] {
+    static func encodeRoot(_ state: LedgerState, table: PageTable) -> [UInt8] {
         var w = ByteWriter()
         w.header(.keptState, version: version)
         w.u64(state.count)
@@ -55,15 +66,6 @@ enum KeptStateCoding {
         w.u32(UInt32(groups.count))
         for group in groups { encode(group, into: &w) }
 
-        let cases = state.cases.values.sorted { $0.id < $1.id }
-        w.u32(UInt32(cases.count))
-        for theCase in cases {
-            encode(theCase, into: &w)
-            let entry = entries[theCase.id]
-            w.u32(UInt32(entry?.documentCount ?? 0))
-            w.raw(entry?.page ?? emptyHash)
-        }
-
         let superseded = state.supersededBlobs.sorted { $0.key < $1.key }
         w.u32(UInt32(superseded.count))
         for (name, sequence) in superseded { w.string8(name); w.u64(sequence) }
@@ -72,15 +74,14 @@ enum KeptStateCoding {
         w.u32(UInt32(commitments.count))
         for commitment in commitments { w.raw(commitment) }
 
-        w.u32(UInt32(hashPages.count))
-        for hash in hashPages { w.raw(hash) }
-        for hash in documentBuckets { w.raw(hash) }
-        for hash in blobBuckets { w.raw(hash) }
+        w.u32(UInt32(table.hashPages.count))
+        for hash in table.hashPages { w.raw(hash) }
+        for hash in table.documentBuckets + table.blobBuckets + table.caseBuckets + table.caseFieldBuckets { w.raw(hash) }
         return w.bytes
     }
 
-    /// Decodes a root into a state with no documents, blob names or event hashes
-    /// in memory (they stay in the pages), and the page table.
+    /// Decodes a root into a state with no cases, documents, blob names or
+    /// event hashes in memory (they stay in the pages), and the page table.
     static func decodeRoot(_ bytes: [UInt8]) throws -> Root {
         var r = ByteReader(bytes, structure: "kept ledger state")
         _ = try r.header(expecting: .keptState, supportedVersions: version...version)
@@ -109,13 +110,6 @@ enum KeptStateCoding {
             guard state.groups.updateValue(group, forKey: group.id) == nil else { throw duplicate(r, "group") }
             state.groupIDsByName[group.name] = group.id
         }
-        var entries: [ObjectID: KeptPages.CaseEntry] = [:]
-        for _ in 0..<(try counted(&r, "cases")) {
-            let theCase = try decodeCase(&r)
-            guard state.cases.updateValue(theCase, forKey: theCase.id) == nil else { throw duplicate(r, "case") }
-            let documentCount = Int(try r.u32("document count"))
-            entries[theCase.id] = KeptPages.CaseEntry(documentCount: documentCount, page: try r.raw(32, "case page"))
-        }
         for _ in 0..<(try counted(&r, "superseded blobs")) {
             let name = try r.string8("superseded blob")
             state.supersededBlobs[name] = try r.u64("superseded at")
@@ -128,10 +122,11 @@ enum KeptStateCoding {
             throw FormatError.invalidField(structure: r.structure, field: "event hash pages", reason: "do not cover \(count) events")
         }
         let hashPages = try (0..<hashPageCount).map { _ in try r.raw(32, "event hash page") }
-        let documentBuckets = try (0..<KeptPages.bucketCount).map { _ in try r.raw(32, "document bucket") }
-        let blobBuckets = try (0..<KeptPages.bucketCount).map { _ in try r.raw(32, "blob bucket") }
+        func buckets(_ name: String) throws -> [[UInt8]] { try (0..<KeptPages.bucketCount).map { _ in try r.raw(32, name) } }
+        let table = PageTable(hashPages: hashPages, documentBuckets: try buckets("document bucket"), blobBuckets: try buckets("blob bucket"),
+                              caseBuckets: try buckets("case bucket"), caseFieldBuckets: try buckets("case field bucket"))
         try r.expectEnd()
-        return Root(state: state, cases: entries, hashPages: hashPages, documentBuckets: documentBuckets, blobBuckets: blobBuckets)
+        return Root(state: state, table: table)
     }
 
     /// The SHA-256 of the empty byte string, named for a case with no documents (no page).
@@ -206,6 +201,58 @@ enum KeptStateCoding {
         return names
     }
 
+    /// The cases whose id's first byte is one bucket's, each with its document count and page.
+    static func encodeCaseBucket(_ entries: [(LedgerState.Case, KeptPages.CaseEntry)]) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(PageKind.caseBucket.rawValue)
+        w.u32(UInt32(entries.count))
+        for (theCase, entry) in entries.sorted(by: { $0.0.id < $1.0.id }) {
+            encode(theCase, into: &w)
+            w.u32(UInt32(entry.documentCount))
+            w.raw(entry.page)
+        }
+        return w.bytes
+    }
+
+    static func decodeCaseBucket(_ bytes: [UInt8], bucket: Int) throws -> [(LedgerState.Case, KeptPages.CaseEntry)] {
+        var r = try page(bytes, .caseBucket, "case bucket \(bucket)")
+        var entries: [(LedgerState.Case, KeptPages.CaseEntry)] = []
+        for _ in 0..<(try counted(&r, "cases")) {
+            let theCase = try decodeCase(&r)
+            guard Int(theCase.id.rawValue[0]) == bucket else { throw FormatError.invalidField(structure: r.structure, field: "case id", reason: "in the wrong bucket") }
+            guard entries.last.map({ $0.0.id < theCase.id }) ?? true else { throw FormatError.invalidField(structure: r.structure, field: "case id", reason: "not in order, or twice") }
+            entries.append((theCase, KeptPages.CaseEntry(documentCount: Int(try r.u32("document count")), page: try r.raw(32, "case page"))))
+        }
+        try r.expectEnd()
+        return entries
+    }
+
+    /// The sealed fields of `case.create` (public ciphertext, as in the ledger) of one bucket's cases.
+    static func encodeCaseFieldBucket(_ entries: [ObjectID: SealedFields.CaseFields]) -> [UInt8] {
+        var w = ByteWriter()
+        w.u8(PageKind.caseFieldBucket.rawValue)
+        w.u32(UInt32(entries.count))
+        for (caseID, fields) in entries.sorted(by: { $0.key < $1.key }) {
+            w.id(caseID); w.bytes16(fields.wrappedKey); w.bytes16(fields.sealedReference); w.bytes16(fields.sealedTitle)
+        }
+        return w.bytes
+    }
+
+    static func decodeCaseFieldBucket(_ bytes: [UInt8], bucket: Int) throws -> [ObjectID: SealedFields.CaseFields] {
+        var r = try page(bytes, .caseFieldBucket, "case field bucket \(bucket)")
+        var entries: [ObjectID: SealedFields.CaseFields] = [:]
+        for _ in 0..<(try counted(&r, "cases")) {
+            let caseID = try r.id("case id")
+            guard Int(caseID.rawValue[0]) == bucket else { throw FormatError.invalidField(structure: r.structure, field: "case id", reason: "in the wrong bucket") }
+            let fields = SealedFields.CaseFields(wrappedKey: try r.bytes16("wrapped key", max: 4096),
+                                                 sealedReference: try r.bytes16("sealed reference", max: 4096),
+                                                 sealedTitle: try r.bytes16("sealed title", max: 8192))
+            guard entries.updateValue(fields, forKey: caseID) == nil else { throw duplicate(r, "case") }
+        }
+        try r.expectEnd()
+        return entries
+    }
+
     static func encodeHashPage(_ hashes: ArraySlice<[UInt8]>) -> [UInt8] {
         var w = ByteWriter()
         w.u8(PageKind.eventHashes.rawValue)
@@ -234,11 +281,11 @@ enum KeptStateCoding {
     /// tests compare a kept state with a full replay this way).
     static func canonical(_ state: LedgerState) throws -> [UInt8] {
         var w = ByteWriter()
-        let root = encodeRoot(state, cases: [:], hashPages: [], documentBuckets: [], blobBuckets: [])
+        let root = encodeRoot(state, table: PageTable(hashPages: [], documentBuckets: [], blobBuckets: [], caseBuckets: [], caseFieldBuckets: []))
         w.bytes32(root)
         for index in 0..<state.count { w.raw(try state.eventHash(at: index)) }
         for theCase in state.cases.values.sorted(by: { $0.id < $1.id }) {
-            w.id(theCase.id)
+            encode(theCase, into: &w)
             for document in try state.documents(inCase: theCase.id) { encode(document, into: &w) }
             for sequence in try state.events(inCase: theCase.id) { w.u64(sequence) }
         }

@@ -107,11 +107,19 @@ final class KeptStore: @unchecked Sendable {
 
     /// The page with this SHA-256, checked: nil if it is missing or its bytes hash otherwise.
     func page(_ hash: [UInt8]) throws -> [UInt8]? {
-        let bytes = try connection.read { db in
-            try Data.fetchOne(db, sql: "SELECT CASE WHEN typeof(bytes) = 'blob' THEN bytes END FROM pages WHERE hash = ?", arguments: [Data(hash)])
+        try pages([hash])[0]
+    }
+
+    /// Several pages, read in one transaction with one prepared statement, each checked as `page(_:)`.
+    func pages(_ hashes: [[UInt8]]) throws -> [[UInt8]?] {
+        let found = try connection.read { db in
+            let statement = try db.cachedStatement(sql: "SELECT CASE WHEN typeof(bytes) = 'blob' THEN bytes END FROM pages WHERE hash = ?")
+            return try hashes.map { hash in try Data.fetchOne(statement, arguments: [Data(hash)]) }
         }
-        guard let bytes, SHA256Stream.hash(bytes) == hash else { return nil }
-        return Array(bytes)
+        return zip(found, hashes).map { bytes, hash in
+            guard let bytes, SHA256Stream.hash(bytes) == hash else { return nil }
+            return Array(bytes)
+        }
     }
 
     /// Whether the stored root is no longer `bytes` (another save happened since they were read).
@@ -151,8 +159,9 @@ final class KeptStore: @unchecked Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.inTransaction(.immediate) {
                 if try !db.tableExists("root") { for statement in schema { try db.execute(sql: statement) } }
+                // Replacing, not ignoring: a row already under that hash but damaged is repaired.
                 for (hash, bytes) in pages {
-                    try db.execute(sql: "INSERT OR IGNORE INTO pages (hash, bytes) VALUES (?, ?)", arguments: [Data(hash), Data(bytes)])
+                    try db.execute(sql: "INSERT OR REPLACE INTO pages (hash, bytes) VALUES (?, ?)", arguments: [Data(hash), Data(bytes)])
                 }
                 try db.execute(sql: "INSERT OR REPLACE INTO root (id, tag, bytes) VALUES (1, ?, ?)", arguments: [Data(tag), Data(root)])
                 let stored = try Row.fetchAll(db, sql: "SELECT hash, released FROM pages")

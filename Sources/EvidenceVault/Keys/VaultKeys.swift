@@ -137,6 +137,13 @@ enum KeyWrap {
         try AEAD.open(box, associatedData: fieldContext(caseID: caseID, objectID: objectID, version: version, field: field),
                       key: caseKey.key, what: "\(field) of \(objectID.hex)")
     }
+
+    /// Opens a sealed field into a reused secure buffer and passes its plaintext to `body` (the buffer is wiped after).
+    static func openField<R>(_ box: [UInt8], caseKey: CaseKey, caseID: ObjectID, objectID: ObjectID, version: UInt32, field: String,
+                             scratch: SecureBytes, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        try AEAD.open(box, associatedData: fieldContext(caseID: caseID, objectID: objectID, version: version, field: field),
+                      key: caseKey.key, what: "\(field) of \(objectID.hex)", into: scratch, body)
+    }
 }
 
 /// Commitments to epoch and case keys (Docs/FORMAT.md §6.5), written in the
