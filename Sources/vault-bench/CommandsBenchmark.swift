@@ -42,6 +42,10 @@ enum CommandsBenchmark {
                                            toCase: caseID.hex, as: custodian)
             }
         }
+        if let keep = ProcessInfo.processInfo.environment["EVAULT_BENCH_KEEP"] {
+            try FileManager.default.copyItem(atPath: vault.folder, toPath: keep)
+            print("  vault copied to \(keep) (for `vault-bench verify`)")
+        }
         let events = try vault.replay().count
         print(String(format: "vault-bench commands: %d events (%d cases of %d documents, 13 members), built in %.0f s",
                      Int(events), cases, documentsPerCase, build))

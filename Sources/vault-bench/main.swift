@@ -24,6 +24,16 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "commands" {
                               documentsPerCase: arguments.count > 3 ? Int(arguments[3]) ?? 100 : 100)
     exit(0)
 }
+// `vault-bench verify DIR`: keyless verify of a vault folder (one `commands` kept with EVAULT_BENCH_KEEP) three times, for profiling.
+if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "verify" {
+    let vault = try Vault.open(at: CommandLine.arguments[2], knownVaults: nil)
+    for _ in 0..<3 {
+        var clean = false
+        let time = ScaleBenchmark.seconds { clean = vault.verify(threads: 2).isClean }
+        print(String(format: "verify: %.3f s, %@", time, clean ? "clean" : "findings"))
+    }
+    exit(0)
+}
 // `vault-bench replay DIR`: replays a kept vault (EVAULT_BENCH_KEEP) five times, for profiling.
 if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "replay" {
     let folder = CommandLine.arguments[2]

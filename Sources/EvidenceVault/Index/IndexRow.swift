@@ -25,8 +25,10 @@ struct IndexRow: Hashable {
     struct Digest {
         /// SHA-256 over every column name and value, in name order: rows are equal when these are.
         let row: [UInt8]
-        /// A short hash of each column's value, in name order, to name the columns that differ.
-        let columns: [(name: String, hash: UInt64)]
+        /// A short hash of each column's value, in name order, to name the columns that differ
+        /// once `row` says the rows differ. Swift's `Hasher` (SipHash, seeded at random per
+        /// process): both sides are hashed in the same process, and equality is never decided by it.
+        let columns: [(name: String, hash: Int)]
 
         /// The columns whose values differ from `other`'s (nothing if the rows are equal).
         func differingColumns(from other: Digest) -> [String] {
@@ -41,16 +43,20 @@ struct IndexRow: Hashable {
     /// This row's digests.
     var digest: Digest {
         var whole = SHA256Stream()
-        var perColumn: [(String, UInt64)] = []
+        var perColumn: [(String, Int)] = []
+        perColumn.reserveCapacity(columns.count)
+        var encoded: [UInt8] = []
         for name in columns.keys.sorted() {
+            encoded.removeAll(keepingCapacity: true)
             let value = Self.canonicalBytes(columns[name] ?? .null)
-            let nameBytes = Array(name.utf8)
-            var prefix = [UInt8(nameBytes.count)] + nameBytes
-            withUnsafeBytes(of: UInt32(value.count).bigEndian) { prefix += $0 }
-            whole.update(prefix)
-            whole.update(value)
-            let short = SHA256Stream.hash(value).prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            perColumn.append((name, short))
+            encoded.append(UInt8(name.utf8.count))
+            encoded.append(contentsOf: name.utf8)
+            withUnsafeBytes(of: UInt32(value.count).bigEndian) { encoded.append(contentsOf: $0) }
+            encoded.append(contentsOf: value)
+            whole.update(encoded)
+            var short = Hasher()
+            value.withUnsafeBytes { short.combine(bytes: $0) }
+            perColumn.append((name, short.finalize()))
         }
         return Digest(row: whole.finalize(), columns: perColumn)
     }

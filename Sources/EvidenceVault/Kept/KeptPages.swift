@@ -45,7 +45,7 @@ final class KeptPages: @unchecked Sendable {
     private var caseCache: [ObjectID: KeptStateCoding.CasePage] = [:]
     private var caseFieldCache: [Int: [ObjectID: SealedFields.CaseFields]] = [:]
     private var documentBucketCache: [Int: [ObjectID: ObjectID]] = [:]
-    private var blobBucketCache: [Int: Set<String>] = [:]
+    private var blobBucketCache: [Int: KeptStateCoding.BlobNames] = [:]
     private var hashPageCache: [Int: [[UInt8]]] = [:]
 
     init(store: KeptStore, rootBytes: [UInt8], count: UInt64, cases: [ObjectID: CaseEntry], table: KeptStateCoding.PageTable) {
@@ -125,7 +125,7 @@ final class KeptPages: @unchecked Sendable {
     }
 
     /// Blob names (hex) whose first byte is `bucket`.
-    func blobBucket(_ bucket: Int) throws -> Set<String> {
+    func blobBucket(_ bucket: Int) throws -> KeptStateCoding.BlobNames {
         try cached(\.blobBucketCache, bucket) { try KeptStateCoding.decodeBlobBucket(try read(blobBuckets[bucket], "of blob names \(bucket)"), bucket: bucket) }
     }
 
@@ -140,8 +140,8 @@ final class KeptPages: @unchecked Sendable {
 
     /// Whether a kept document names the blob `name` (64 hex characters).
     func isBlobNamed(_ name: String) throws -> Bool {
-        guard let bucket = Hex.decode(String(name.prefix(2)))?.first else { return false }
-        return try blobBucket(Int(bucket)).contains(name)
+        guard let hash = Hex.decode(name), hash.count == 32 else { return false }
+        return try blobBucket(Int(hash[0])).contains(hash)
     }
 
     /// The hash of kept event `sequence`.

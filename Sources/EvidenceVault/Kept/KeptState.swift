@@ -140,7 +140,7 @@ struct KeptState {
         var documentBuckets = kept?.documentBuckets ?? []
         var blobBuckets = kept?.blobBuckets ?? []
         let documentsByBucket = Dictionary(grouping: newDocuments) { bucket(of: $0.0) }
-        let namesByBucket = Dictionary(grouping: state.blobNames) { Int(Hex.decode(String($0.prefix(2)))?[0] ?? 0) }
+        let namesByBucket = Dictionary(grouping: state.blobNames.compactMap { Hex.decode($0) }.filter { $0.count == 32 }) { Int($0[0]) }
         if let kept {
             for (index, added) in documentsByBucket {
                 var entries = try kept.documentBucket(index)
@@ -148,13 +148,13 @@ struct KeptState {
                 documentBuckets[index] = page(KeptStateCoding.encodeDocumentBucket(entries))
             }
             for (index, added) in namesByBucket {
-                blobBuckets[index] = page(KeptStateCoding.encodeBlobBucket(Array(try kept.blobBucket(index).union(added))))
+                blobBuckets[index] = page(KeptStateCoding.encodeBlobBucket(try kept.blobBucket(index).adding(added)))
             }
         } else {
             documentBuckets = buckets.map { index in
                 page(KeptStateCoding.encodeDocumentBucket(Dictionary(uniqueKeysWithValues: documentsByBucket[index] ?? [])))
             }
-            blobBuckets = buckets.map { page(KeptStateCoding.encodeBlobBucket(namesByBucket[$0] ?? [])) }
+            blobBuckets = buckets.map { page(KeptStateCoding.encodeBlobBucket(KeptStateCoding.BlobNames(namesByBucket[$0] ?? []))) }
         }
 
         // Event hashes from the first page that changed.
@@ -172,8 +172,10 @@ struct KeptState {
         let table = KeptStateCoding.PageTable(hashPages: hashPages, documentBuckets: documentBuckets, blobBuckets: blobBuckets,
                                               caseBuckets: caseBuckets, caseFieldBuckets: caseFieldBuckets)
         let root = KeptStateCoding.encodeRoot(state, table: table)
-        try KeptStore.save(at: path, tag: try tag(root), root: root, pages: pages,
-                           referenced: KeptStateCoding.allPageHashes(table, cases: cases), complete: kept == nil)
+        let referenced = KeptStateCoding.allPageHashes(table, cases: cases)
+        let replacing = kept.map { ($0.rootBytes, KeptStateCoding.allPageHashes($0.table, cases: $0.cases).subtracting(referenced)) }
+        try KeptStore.save(at: path, tag: try tag(root), root: root, pages: pages, referenced: referenced, complete: kept == nil,
+                           replacing: replacing)
     }
 
     /// Removes the kept store (after one of its pages failed its check): the next command rebuilds it.

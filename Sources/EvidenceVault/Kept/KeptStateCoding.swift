@@ -181,23 +181,63 @@ enum KeptStateCoding {
         return entries
     }
 
-    static func encodeBlobBucket(_ names: [String]) -> [UInt8] {
+    /// Blob names of one bucket: 32-byte hashes, sorted and distinct, in one flat
+    /// buffer (no string or allocation per name: an add looks names up by
+    /// binary search, and merges new ones in).
+    struct BlobNames: Sendable {
+        /// `count` hashes of 32 bytes, ascending.
+        let sorted: [UInt8]
+        var count: Int { sorted.count / 32 }
+
+        /// Sorts and dedupes `names` (raw 32-byte hashes).
+        init(_ names: [[UInt8]]) {
+            sorted = Array(Set(names).sorted { $0.lexicographicallyPrecedes($1) }.joined())
+        }
+
+        fileprivate init(checkedSorted: [UInt8]) { sorted = checkedSorted }
+
+        func name(_ index: Int) -> ArraySlice<UInt8> { sorted[index * 32..<(index + 1) * 32] }
+
+        func contains(_ hash: [UInt8]) -> Bool {
+            var low = 0, high = count
+            while low < high {
+                let middle = (low + high) / 2
+                let candidate = name(middle)
+                if candidate.elementsEqual(hash) { return true }
+                if candidate.lexicographicallyPrecedes(hash) { low = middle + 1 } else { high = middle }
+            }
+            return false
+        }
+
+        /// These names and `more`.
+        func adding(_ more: [[UInt8]]) -> BlobNames {
+            BlobNames((0..<count).map { Array(name($0)) } + more)
+        }
+
+        var hexNames: [String] { (0..<count).map { Hex.encode(Array(name($0))) } }
+    }
+
+    static func encodeBlobBucket(_ names: BlobNames) -> [UInt8] {
         var w = ByteWriter()
         w.u8(PageKind.blobBucket.rawValue)
         w.u32(UInt32(names.count))
-        for name in names.sorted() { w.raw(Hex.decode(name) ?? []) }
+        w.raw(names.sorted)
         return w.bytes
     }
 
-    static func decodeBlobBucket(_ bytes: [UInt8], bucket: Int) throws -> Set<String> {
+    static func decodeBlobBucket(_ bytes: [UInt8], bucket: Int) throws -> BlobNames {
         var r = try page(bytes, .blobBucket, "blob bucket \(bucket)")
-        var names = Set<String>()
-        for _ in 0..<(try counted(&r, "blob names")) {
-            let hash = try r.raw(32, "blob name")
-            guard Int(hash[0]) == bucket else { throw FormatError.invalidField(structure: r.structure, field: "blob name", reason: "in the wrong bucket") }
-            names.insert(Hex.encode(hash))
-        }
+        let count = try counted(&r, "blob names")
+        let names = BlobNames(checkedSorted: try r.raw(count * 32, "blob names"))
         try r.expectEnd()
+        for index in 0..<names.count {
+            guard Int(names.sorted[index * 32]) == bucket else {
+                throw FormatError.invalidField(structure: r.structure, field: "blob name", reason: "in the wrong bucket")
+            }
+            guard index == 0 || names.name(index - 1).lexicographicallyPrecedes(names.name(index)) else {
+                throw FormatError.invalidField(structure: r.structure, field: "blob names", reason: "not in order, or twice")
+            }
+        }
         return names
     }
 

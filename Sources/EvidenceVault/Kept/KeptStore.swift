@@ -27,7 +27,16 @@ final class KeptStore: @unchecked Sendable {
     /// Seconds a released page stays readable.
     static let releaseDelay: Int64 = 120
 
+    /// The tables and the one index a save makes: `released` before `bytes`, so that
+    /// reading it never reads a page's bytes, and indexed where set, so that finding
+    /// the pages to delete costs the released pages, not the store.
     private static let schema = [
+        "CREATE TABLE root (id INTEGER PRIMARY KEY CHECK (id = 1), tag BLOB NOT NULL, bytes BLOB NOT NULL)",
+        "CREATE TABLE pages (hash BLOB PRIMARY KEY, released INTEGER, bytes BLOB NOT NULL) WITHOUT ROWID",
+        "CREATE INDEX released_pages ON pages (released) WHERE released IS NOT NULL",
+    ]
+    /// The two tables of the store's first layout (2026-12-03): rebuilt, not refused.
+    private static let firstSchema = [
         "CREATE TABLE root (id INTEGER PRIMARY KEY CHECK (id = 1), tag BLOB NOT NULL, bytes BLOB NOT NULL)",
         "CREATE TABLE pages (hash BLOB PRIMARY KEY, bytes BLOB NOT NULL, released INTEGER) WITHOUT ROWID",
     ]
@@ -51,8 +60,11 @@ final class KeptStore: @unchecked Sendable {
     static func openForReading(_ path: String) throws -> KeptStore? {
         guard try checkFiles(path) else { return nil }
         let store = try KeptStore(path: path, readOnly: false)
-        guard try store.hasOwnSchema() else { throw FileProblem.foreignSchema }
-        return store
+        switch try store.schemaObjects() {
+        case ownSchemaObjects: return store
+        case firstSchemaObjects: return nil  // an older layout of ours: kept anew by the next save, without a warning
+        default: throw FileProblem.foreignSchema
+        }
     }
 
     /// Whether the store exists; throws if it or a side file is not a regular file.
@@ -83,14 +95,21 @@ final class KeptStore: @unchecked Sendable {
         connection = try DatabaseQueue(path: path, configuration: configuration)
     }
 
-    /// Whether the file holds exactly the two tables a save makes.
-    private func hasOwnSchema() throws -> Bool {
-        let objects = try connection.read { db in
+    private static let ownSchemaObjects: Set<String> = ["table root \(schema[0])", "table pages \(schema[1])", "index released_pages \(schema[2])"]
+    private static let firstSchemaObjects: Set<String> = ["table root \(firstSchema[0])", "table pages \(firstSchema[1])"]
+
+    /// The schema objects of the file, each as `type name sql`.
+    private func schemaObjects() throws -> Set<String> {
+        Set(try connection.read { db in
             try Row.fetchAll(db, sql: "SELECT type, name, sql FROM sqlite_master").map {
                 "\($0["type"] as String? ?? "?") \($0["name"] as String? ?? "?") \($0["sql"] as String? ?? "")"
             }
-        }
-        return Set(objects) == Set(["table root \(Self.schema[0])", "table pages \(Self.schema[1])"])
+        })
+    }
+
+    /// Whether the file holds exactly the tables and index a save makes.
+    private func hasOwnSchema() throws -> Bool {
+        try schemaObjects() == Self.ownSchemaObjects
     }
 
     /// The root's tag and bytes.
@@ -130,12 +149,17 @@ final class KeptStore: @unchecked Sendable {
 
     /// Replaces the root and adds `pages`; pages the new root does not name
     /// (`referenced`) are released, and those released long enough deleted.
-    /// - Parameter complete: the pages are every page the root names (a state
-    ///   replayed from genesis). A partial save is written only into the store
-    ///   it was loaded from: if that store is missing or not ours, nothing is
-    ///   written (the next command replays from genesis and saves it whole).
+    /// - Parameters:
+    ///   - complete: the pages are every page the root names (a state
+    ///     replayed from genesis). A partial save is written only into the store
+    ///     it was loaded from: if that store is missing or not ours, nothing is
+    ///     written (the next command replays from genesis and saves it whole).
+    ///   - replacing: for a partial save, the root it was loaded from and the
+    ///     pages that root named which the new one does not. If the stored root
+    ///     is still that one, only those pages are released; otherwise (another
+    ///     process saved meanwhile) every stored page is compared with `referenced`.
     static func save(at path: String, tag: [UInt8], root: [UInt8], pages: [[UInt8]: [UInt8]], referenced: Set<[UInt8]>,
-                     complete: Bool, now: Date = Date()) throws {
+                     complete: Bool, replacing: (root: [UInt8], dropped: Set<[UInt8]>)? = nil, now: Date = Date()) throws {
         let usable: Bool
         do {
             usable = try checkFiles(path) && (try KeptStore(path: path, readOnly: false).hasOwnSchema())
@@ -159,23 +183,27 @@ final class KeptStore: @unchecked Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.inTransaction(.immediate) {
                 if try !db.tableExists("root") { for statement in schema { try db.execute(sql: statement) } }
+                let storedRoot = try Data.fetchOne(db, sql: "SELECT bytes FROM root WHERE id = 1").map(Array.init)
                 // Replacing, not ignoring: a row already under that hash but damaged is repaired.
-                for (hash, bytes) in pages {
-                    try db.execute(sql: "INSERT OR REPLACE INTO pages (hash, bytes) VALUES (?, ?)", arguments: [Data(hash), Data(bytes)])
-                }
+                let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO pages (hash, released, bytes) VALUES (?, NULL, ?)")
+                for (hash, bytes) in pages { try insert.execute(arguments: [Data(hash), Data(bytes)]) }
                 try db.execute(sql: "INSERT OR REPLACE INTO root (id, tag, bytes) VALUES (1, ?, ?)", arguments: [Data(tag), Data(root)])
-                let stored = try Row.fetchAll(db, sql: "SELECT hash, released FROM pages")
-                for row in stored {
-                    let hash = Array(row["hash"] as Data? ?? Data())
-                    let released = row["released"] as Int64?
-                    if referenced.contains(hash) {
-                        if released != nil { try db.execute(sql: "UPDATE pages SET released = NULL WHERE hash = ?", arguments: [Data(hash)]) }
-                    } else if let released {
-                        if released < time - releaseDelay { try db.execute(sql: "DELETE FROM pages WHERE hash = ?", arguments: [Data(hash)]) }
-                    } else {
-                        try db.execute(sql: "UPDATE pages SET released = ? WHERE hash = ?", arguments: [time, Data(hash)])
+                if let replacing, !complete, storedRoot == replacing.root {
+                    let release = try db.cachedStatement(sql: "UPDATE pages SET released = ? WHERE hash = ? AND released IS NULL")
+                    for hash in replacing.dropped where !referenced.contains(hash) { try release.execute(arguments: [time, Data(hash)]) }
+                } else {
+                    let stored = try Row.fetchAll(db, sql: "SELECT hash, released FROM pages")
+                    for row in stored {
+                        let hash = Array(row["hash"] as Data? ?? Data())
+                        let released = row["released"] as Int64?
+                        if referenced.contains(hash) {
+                            if released != nil { try db.execute(sql: "UPDATE pages SET released = NULL WHERE hash = ?", arguments: [Data(hash)]) }
+                        } else if released == nil {
+                            try db.execute(sql: "UPDATE pages SET released = ? WHERE hash = ?", arguments: [time, Data(hash)])
+                        }
                     }
                 }
+                try db.execute(sql: "DELETE FROM pages WHERE released IS NOT NULL AND released < ?", arguments: [time - releaseDelay])
                 return .commit
             }
             // Each save rewrites the root: copy it into the file and empty the WAL at once,

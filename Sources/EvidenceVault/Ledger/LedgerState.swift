@@ -233,7 +233,7 @@ public struct LedgerState: Sendable {
     public func allBlobNames() throws -> Set<String> {
         guard let kept else { return blobNames }
         var names = blobNames
-        for bucket in 0..<KeptPages.bucketCount { names.formUnion(try kept.blobBucket(bucket)) }
+        for bucket in 0..<KeptPages.bucketCount { names.formUnion(try kept.blobBucket(bucket).hexNames) }
         return names
     }
 

@@ -20,6 +20,37 @@ enum SignatureBatch {
     /// - Parameter skip: events whose signature need not be checked (verified on this machine before).
     static func verify(_ events: [Event], against state: LedgerState, threads: Int,
                        skip: (Event) -> Bool = { _ in false }) -> [SigningPublicKey?] {
+        verify(events, identities: state.identities, threads: threads, skip: skip)
+    }
+
+    /// Runs in the background: the signatures of one run are checked while the
+    /// caller applies the run before it (`verify`, keyless). Keys are resolved
+    /// against `identities` as they are when the run is started, so an identity
+    /// admitted by the run still being applied is not known yet: its events are
+    /// left to `apply` to check one by one, and the result is the same.
+    final class Pending: @unchecked Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private var keys: [SigningPublicKey?] = []
+
+        init(_ events: [Event], identities: [Fingerprint: PublicIdentity], threads: Int) {
+            let thread = Thread { [self] in
+                keys = SignatureBatch.verify(events, identities: identities, threads: threads)
+                done.signal()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+
+        /// The keys each event verified under (nil: not verified here), once the checks are done.
+        func wait() -> [SigningPublicKey?] {
+            done.wait()
+            done.signal()  // a second wait returns at once
+            return keys
+        }
+    }
+
+    static func verify(_ events: [Event], identities: [Fingerprint: PublicIdentity], threads: Int,
+                       skip: (Event) -> Bool = { _ in false }) -> [SigningPublicKey?] {
         var introduced: [Fingerprint: SigningPublicKey] = [:]
         var keys: [SigningPublicKey?] = []
         keys.reserveCapacity(events.count)
@@ -28,12 +59,12 @@ enum SignatureBatch {
             if case .genesis(_, let creator) = event.body {
                 key = creator.signingKey
             } else {
-                key = state.identities[event.actor]?.signingKey ?? introduced[event.actor]
+                key = identities[event.actor]?.signingKey ?? introduced[event.actor]
             }
             keys.append(skip(event) ? nil : key)
             switch event.body {
             case .genesis(_, let creator): introduced[creator.fingerprint] = creator.signingKey
-            case .memberAdded(_, let member, _, _, _) where state.identities[member.fingerprint] == nil && introduced[member.fingerprint] == nil:
+            case .memberAdded(_, let member, _, _, _) where identities[member.fingerprint] == nil && introduced[member.fingerprint] == nil:
                 introduced[member.fingerprint] = member.signingKey
             default: break
             }

@@ -109,15 +109,28 @@ extension Vault {
                 let rows = try StoredEvent.fetch(db)
                 var broken = false
                 var run: [StoredEvent] = []
-                // Runs of events: their signatures checked on all cores (SignatureBatch), then applied in order.
-                func applyRun() throws {
+                // Runs of events: the signatures of each run are checked on all cores
+                // (SignatureBatch) while the run before it is applied, in order, on this thread.
+                struct StartedRun {
+                    let stored: [StoredEvent]
+                    let decoded: [Result<Event, Error>]
+                    let signatures: SignatureBatch.Pending?
+                }
+                var previous: StartedRun?
+                func start() -> StartedRun {
                     let decoded = run.map { stored in Result { try stored.decode() } }
                     let prefix = decoded.prefix { (try? $0.get()) != nil }.compactMap { try? $0.get() }
-                    let keys = broken ? [] : SignatureBatch.verify(Array(prefix), against: state, threads: threads)
-                    for (index, storedEvent) in run.enumerated() where !broken {
+                    let started = StartedRun(stored: run, decoded: decoded,
+                                             signatures: broken ? nil : SignatureBatch.Pending(Array(prefix), identities: state.identities, threads: threads))
+                    run.removeAll(keepingCapacity: true)
+                    return started
+                }
+                func apply(_ started: StartedRun) throws {
+                    let keys = started.signatures?.wait() ?? []
+                    for (index, storedEvent) in started.stored.enumerated() where !broken {
                         let object = storedEvent.label
                         let event: Event
-                        do { event = try decoded[index].get() } catch {
+                        do { event = try started.decoded[index].get() } catch {
                             findings.append(Finding(object: object, problem: "corrupt: \(error)"))
                             broken = true
                             continue
@@ -136,15 +149,19 @@ extension Vault {
                         if let flag = clock.flag(event) { timeFlags.append(Finding(object: object, problem: flag)) }
                         for indexRow in rowsBefore { implied[indexRow.name] = (indexRow.digest, event.sequence) }
                     }
-                    run.removeAll(keepingCapacity: true)
                 }
                 while let row = try rows.next() {
                     stored += 1
                     if broken { continue }
                     run.append(StoredEvent(row))
-                    if run.count == SignatureBatch.runLength { try applyRun() }
+                    if run.count == SignatureBatch.runLength {
+                        let next = start()
+                        if let previous { try apply(previous) }
+                        previous = next
+                    }
                 }
-                try applyRun()
+                if let previous { try apply(previous) }
+                if !run.isEmpty { try apply(start()) }
                 if broken {
                     findings.append(Finding(object: "ledger", problem: "replay stopped at the first broken event; \(stored - Int(state.count)) event(s) from there on are unverified"))
                 }
