@@ -49,7 +49,7 @@ extension LedgerState {
         // (`Vault.createCases` refuses them), so none is looked up.
         if let id = ObjectID(hex: text), let found = cases[id] { return found }
         let byID = ObjectID(hex: text).flatMap { cases[$0] }.map { [$0] } ?? []
-        let byReference = keys.map { $0.cases(withReference: text) } ?? []
+        let byReference = try keys.map { try $0.cases(withReference: text) } ?? []
         let byPrefix = casesWithIDPrefix(text)
         let candidates = Set(byReference.map(\.id)).union(byPrefix.map(\.id)).union(byID.map(\.id))
         guard candidates.count <= 1 else {
@@ -261,10 +261,21 @@ final class KeyRing {
     }
 
     /// The cases the actor can read whose sealed reference is exactly `reference`.
-    func cases(withReference reference: String) -> [LedgerState.Case] {
-        state.cases.values.filter { theCase in
-            // A case whose keys do not open is reported by its own commands, not here.
-            canRead(theCase) && (try? caseText(theCase, field: "reference", to: "read case references")) == reference
+    func cases(withReference reference: String) throws -> [LedgerState.Case] {
+        try state.cases.values.filter { theCase in
+            try canRead(theCase) && readableReference(of: theCase) == reference
+        }
+    }
+
+    /// A case's reference, or nil if its keys or sealed reference do not open (a
+    /// case whose keys do not open is reported by its own commands). Damage to
+    /// the kept state is thrown, never taken for an unreadable case: the command
+    /// then verifies the ledger in full (`Vault.withVerifiedState`).
+    func readableReference(of theCase: LedgerState.Case) throws -> String? {
+        do { return try caseText(theCase, field: "reference", to: "read case references") } catch let damaged as KeptPageError {
+            throw damaged
+        } catch {
+            return nil
         }
     }
 

@@ -190,7 +190,7 @@ extension Vault {
             let group = try state.requireGroup(named: groupName)
             let keys = keyRing(for: actor, state: state)
             let epochKey = try keys.epochKey(in: group, to: "open cases in it")
-            var inUse = Set(state.cases.values.filter(keys.canRead).compactMap { try? keys.caseText($0, field: "reference", to: "read case references") })
+            var inUse = Set(try state.cases.values.filter(keys.canRead).compactMap { try keys.readableReference(of: $0) })
             return try zip(cases, made).map { item, ids in
                 let (reference, title) = item
                 let (caseID, caseKey) = ids

@@ -251,7 +251,7 @@ public final class Vault: @unchecked Sendable {
 
     /// The one warning a refused kept state gets (Docs/CLI.md quotes it).
     private func warnRefused(_ path: String, why: String) {
-        logger.warning("the verified ledger state this machine kept for the vault was refused: it was altered (by someone who can write this machine's state folder) or damaged; the ledger was verified in full instead and the state kept again",
+        logger.warning("the verified ledger state this machine kept for the vault was refused: it was altered (by someone who can write this machine's state folder) or damaged; the ledger was verified in full instead",
                        metadata: ["file": "\(path)", "why": "\(why)"])
     }
 
@@ -281,6 +281,18 @@ public final class Vault: @unchecked Sendable {
         }
         keptStateOutcome = outcome
         return loaded
+    }
+
+    /// Refuses a ledger replayed from genesis (`log`, `exposure`; `verify`
+    /// reports it) that does not hold the head `actor`'s authentic kept state
+    /// proves: the vault was cut, rolled back or rewritten below a head this
+    /// identity verified, whatever `known-vaults.json` says (Docs/FORMAT.md §11).
+    func requireKeptHead(in state: LedgerState, for actor: UnlockedIdentity) throws {
+        guard let kept = keptState(for: actor, pin: try knownVaults?.pin(for: folder)) else { return }
+        guard case (let loaded?, .used) = kept.load(), loaded.count > 0 else { return }
+        guard state.count >= loaded.count, try state.eventHash(at: loaded.count - 1) == loaded.headHash else {
+            throw Self.anchorError(folder: folder, problem: "does not hold event \(loaded.count - 1) as this identity verified it (its kept ledger state, \(kept.path)): it was rolled back or cut, or its history rewritten")
+        }
     }
 
     /// Keeps `state` when it moved past what was kept (best effort: a state not

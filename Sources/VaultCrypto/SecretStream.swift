@@ -51,29 +51,16 @@ public final class SecretStreamEncryptor {
     /// Encrypts one chunk and passes the ciphertext to `body`; the buffer is reused by the next call.
     public func push<R>(_ plaintext: UnsafeRawBufferPointer, isFinal: Bool, additionalData: [UInt8] = [],
                         _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        guard !finished else { throw CryptoError.streamAlreadyFinished }
-        guard plaintext.count <= maxChunkLength else {
-            throw CryptoError.streamChunkTooLarge(chunk: -1, length: plaintext.count, maximum: maxChunkLength)
-        }
-        var written: UInt64 = 0
-        let tag = isFinal ? SecretStream.tagFinal : SecretStream.tagMessage
-        try state.withUnsafeMutableBytes { statePointer in
-            try Sodium.check(
-                crypto_secretstream_xchacha20poly1305_push(
-                    SecretStream.state(statePointer),
-                    output.nonNullBytes, &written,
-                    plaintext.nonNullBytes, UInt64(plaintext.count),
-                    additionalData, UInt64(additionalData.count), tag),
-                "crypto_secretstream_xchacha20poly1305_push")
-        }
-        if isFinal { finished = true }
-        return try body(UnsafeRawBufferPointer(rebasing: output[0..<Int(written)]))
+        let written = try push(plaintext, isFinal: isFinal, additionalData: additionalData,
+                               into: UnsafeMutableRawBufferPointer(rebasing: output[0..<min(output.count, plaintext.count + SecretStream.chunkOverhead)]))
+        return try body(UnsafeRawBufferPointer(rebasing: output[0..<written]))
     }
 
     /// Encrypts one chunk straight into `destination` (at least 17 bytes longer
     /// than the chunk) and returns the ciphertext's length: no copy of the
     /// stream passes through this encryptor's own buffer.
-    public func push(_ plaintext: UnsafeRawBufferPointer, isFinal: Bool, into destination: UnsafeMutableRawBufferPointer) throws -> Int {
+    public func push(_ plaintext: UnsafeRawBufferPointer, isFinal: Bool, additionalData: [UInt8] = [],
+                     into destination: UnsafeMutableRawBufferPointer) throws -> Int {
         guard !finished else { throw CryptoError.streamAlreadyFinished }
         guard plaintext.count <= maxChunkLength else {
             throw CryptoError.streamChunkTooLarge(chunk: -1, length: plaintext.count, maximum: maxChunkLength)
@@ -87,7 +74,7 @@ public final class SecretStreamEncryptor {
                     SecretStream.state(statePointer),
                     destination.nonNullBytes, &written,
                     plaintext.nonNullBytes, UInt64(plaintext.count),
-                    nil, 0, tag),
+                    additionalData, UInt64(additionalData.count), tag),
                 "crypto_secretstream_xchacha20poly1305_push")
         }
         if isFinal { finished = true }
@@ -133,39 +120,16 @@ public final class SecretStreamDecryptor {
     /// Nothing reaches `body` unless the chunk authenticated.
     public func pull<R>(_ ciphertext: UnsafeRawBufferPointer, additionalData: [UInt8] = [],
                         _ body: (UnsafeRawBufferPointer, Bool) throws -> R) throws -> R {
-        let index = chunksOpened
-        guard !isFinished else { throw CryptoError.streamDataAfterFinal(chunk: index) }
-        guard ciphertext.count >= SecretStream.chunkOverhead else { throw CryptoError.streamChunkRejected(chunk: index) }
-        guard ciphertext.count - SecretStream.chunkOverhead <= maxChunkLength else {
-            throw CryptoError.streamChunkTooLarge(chunk: index, length: ciphertext.count - SecretStream.chunkOverhead,
-                                                  maximum: maxChunkLength)
-        }
-        var written: UInt64 = 0
-        var tag: UInt8 = 0
-        let status = state.withUnsafeMutableBytes { statePointer in
-            output.withUnsafeMutableBytes { out in
-                crypto_secretstream_xchacha20poly1305_pull(
-                    SecretStream.state(statePointer),
-                    out.nonNullBytes, &written, &tag,
-                    ciphertext.nonNullBytes, UInt64(ciphertext.count),
-                    additionalData, UInt64(additionalData.count))
-            }
-        }
-        guard status == 0 else { throw CryptoError.streamChunkRejected(chunk: index) }
-        guard tag == SecretStream.tagMessage || tag == SecretStream.tagFinal else {
-            throw CryptoError.streamUnexpectedTag(chunk: index)
-        }
-        chunksOpened += 1
-        let isFinal = tag == SecretStream.tagFinal
-        if isFinal { isFinished = true }
-        return try output.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<Int(written)]), isFinal) }
+        let written = try output.withUnsafeMutableBytes { try pull(ciphertext, additionalData: additionalData, into: $0) }
+        return try output.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<written]), isFinished) }
     }
 
     /// Authenticates and decrypts one chunk straight into `destination` (secure
     /// memory of the caller's, at least as long as the chunk's plaintext) and
     /// returns the plaintext's length. libsodium checks the MAC before it
     /// decrypts, so nothing is written to `destination` unless the chunk authenticated.
-    public func pull(_ ciphertext: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws -> Int {
+    public func pull(_ ciphertext: UnsafeRawBufferPointer, additionalData: [UInt8] = [],
+                     into destination: UnsafeMutableRawBufferPointer) throws -> Int {
         let index = chunksOpened
         guard !isFinished else { throw CryptoError.streamDataAfterFinal(chunk: index) }
         guard ciphertext.count >= SecretStream.chunkOverhead else { throw CryptoError.streamChunkRejected(chunk: index) }
@@ -180,7 +144,8 @@ public final class SecretStreamDecryptor {
             crypto_secretstream_xchacha20poly1305_pull(
                 SecretStream.state(statePointer),
                 destination.nonNullBytes, &written, &tag,
-                ciphertext.nonNullBytes, UInt64(ciphertext.count), nil, 0)
+                ciphertext.nonNullBytes, UInt64(ciphertext.count),
+                additionalData, UInt64(additionalData.count))
         }
         guard status == 0 else { throw CryptoError.streamChunkRejected(chunk: index) }
         guard tag == SecretStream.tagMessage || tag == SecretStream.tagFinal else {

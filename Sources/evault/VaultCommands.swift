@@ -222,7 +222,7 @@ struct ExportCommand: ParsableCommand {
         let document = try theVault.export(doc, to: out, force: force, as: identity.unlock(), allowVisibleTemporary: allowVisibleTemp,
                                            progress: ProgressLine.make(label: "decrypting"))
         if output.json { try Terminal.printJSON(DocumentJSON(document)) } else {
-            Terminal.line("Exported \(document.id.hex) to \(out) (\(document.metadata?.size ?? 0) bytes; final chunk, blob hash and plaintext commitment checked)")
+            Terminal.line("Exported \(document.id.hex) to \(out) (\(document.metadata?.size ?? 0) bytes; key commitment, every chunk and plaintext commitment checked)")
         }
     }
 }
@@ -275,7 +275,7 @@ struct LogCommand: ParsableCommand {
 
     func run() throws {
         let opened = try vault.open(.read)
-        let entries = try caseRef.map { try opened.log(case: $0, as: identity.unlockIfGiven()) } ?? opened.log()
+        let entries = try caseRef.map { try opened.log(case: $0, as: identity.unlockIfGiven()) } ?? opened.log(as: identity.unlockIfGiven())
         if output.json { try Terminal.printJSON(entries.map(LogJSON.init)) } else {
             for entry in entries {
                 let objects = entry.objects.map { "\($0.kind) \($0.kind == "role" ? $0.id : String($0.id.prefix(12)))" }.joined(separator: ", ")
@@ -395,7 +395,7 @@ struct TrustCommand: ParsableCommand {
 enum Unreadable {
     static func exitIfAny(_ count: Int) throws {
         guard count > 0 else { return }
-        Terminal.note("evault: error: \(count) record(s) could not be opened with your keys; everything else was shown")
+        Terminal.note("evault: error: \(count) record(s) could not be opened with your keys, or their ledger rows changed after they were verified (see any warning above, and run 'evault verify'); everything else was shown")
         throw ExitCode(ExitStatus.unreadable)
     }
 }

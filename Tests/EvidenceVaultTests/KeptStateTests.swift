@@ -365,11 +365,47 @@ struct KeptStateTests {
         expectVaultError(.integrity, "rolled back") {
             _ = try machine.reopened().addDocuments([NewDocument(path: input, kind: .testimony)], toCase: machine.caseIDs[0].hex, as: machine.custodian)
         }
+        // The commands that replay from genesis with an identity refuse it too; the reader's verify reports it.
+        expectVaultError(.integrity, "rolled back") { _ = try machine.reopened().log(as: machine.custodian) }
+        expectVaultError(.integrity, "rolled back") { _ = try machine.reopened().exposure(of: machine.lawyer.fingerprint.hex, reader: machine.custodian) }
+        let report = try machine.reopened().verify(reader: machine.custodian)
+        #expect(report.findings.contains { $0.object == "ledger" && $0.problem.contains("rolled back") }, "\(report.findings)")
+        #expect(try machine.reopened().verify().isClean, "keyless, the old copy is consistent: only the identity's kept head proves more")
         // Nothing was signed on the old copy.
         #expect(try Vault.open(at: machine.vault.folder).replay().count == (try Vault.open(at: backup.file("vault")).replay().count))
         // Accepting the older copy, explicitly, clears the kept states of the newer one.
         _ = try Vault.open(at: machine.vault.folder, knownVaults: machine.known).trust(.confirmedAtTerminal, acceptOlder: true)
         #expect(try machine.reopened().cases(inGroup: "wg", as: machine.custodian).count == 20)
+    }
+
+    /// Found by the fresh review of 2026-12-03: a missing case-field bucket was taken
+    /// for cases whose references do not open, so a lookup by reference failed, and
+    /// the duplicate-reference check of `case new` let a second case of the same reference in.
+    @Test("a damaged case-field bucket is damage for lookups by reference and for the duplicate check, never a case that does not open")
+    func damagedFieldBucketIsNotAnUnreadableCase() throws {
+        let machine = try Machine(cases: 20)
+        _ = try machine.reopened().replay(for: machine.lawyer)
+        let path = try machine.keptFile(of: machine.lawyer)
+        let pristine = machine.folder.file("pristine.sqlite")
+        try machine.copyStore(path, to: pristine)
+        let fieldBucket = try machine.root(path).table.caseFieldBuckets[Int(machine.caseIDs[3].rawValue[0])]
+        func damage() throws {
+            try machine.copyStore(pristine, to: path)
+            try machine.edit(path) { db in try db.execute(sql: "DELETE FROM pages WHERE hash = ?", arguments: [Data(fieldBucket)]) }
+        }
+        try damage()
+        let byReference = try machine.reopened()
+        #expect(try byReference.documents(inCase: "CASE-3", as: machine.lawyer).count >= 0)
+        guard case .rejected = byReference.keptStateOutcome else {
+            Issue.record("a missing field bucket was not reported: \(byReference.keptStateOutcome)")
+            return
+        }
+        try damage()
+        let creating = try machine.reopened()
+        // Refused (a write that meets a damaged page stops, having written nothing), and refused again once rebuilt.
+        #expect(throws: VaultError.self) { _ = try creating.createCase(inGroup: "wg", reference: "CASE-3", as: machine.lawyer) }
+        expectVaultError(.alreadyExists, "already exists") { _ = try machine.reopened().createCase(inGroup: "wg", reference: "CASE-3", as: machine.lawyer) }
+        #expect(try machine.reopened().cases(inGroup: "wg", as: machine.lawyer).filter { $0.reference == "CASE-3" }.count == 1)
     }
 
     @Test("a FIFO, a link or a folder where the kept store or its side files belong, or a schema of someone else's, is refused without hanging")

@@ -21,7 +21,8 @@ extension Vault {
     /// Like every other command it reads the ledger once, with a cursor, and
     /// skips the signatures up to the head this machine verified before
     /// (`KnownVaults`), whose hash it then checks.
-    public func log(now: Date = Date()) throws -> [LogEntry] {
+    /// With `actor`, a ledger that does not hold the head `actor`'s kept state proves is refused.
+    public func log(as actor: UnlockedIdentity? = nil, now: Date = Date()) throws -> [LogEntry] {
         let pin = try knownVaults?.pin(for: folder)
         var clock = EventTimes(now: now)
         // Only what the log shows is kept, never an event's sealed bytes.
@@ -48,6 +49,7 @@ extension Vault {
         }
         // The custody view of a swapped, cut or untrusted vault must not look complete.
         try anchor(state, pin: pin)
+        if let actor { try requireKeptHead(in: state, for: actor) }
         return pending.map { item in
             LogEntry(sequence: item.sequence, time: Date(timeIntervalSince1970: TimeInterval(item.time)),
                      actorName: state.displayName(of: item.actor), actor: item.actor,

@@ -178,6 +178,13 @@ extension Vault {
             anchorProblem = true
             findings.append(Finding(object: "ledger", problem: "against what this machine remembers: the vault \(problem)"))
         }
+        // A reader's own kept state proves a head: a ledger without it was rolled back below it.
+        if let reader, !anchorProblem {
+            do { try requireKeptHead(in: state, for: reader) } catch {
+                anchorProblem = true
+                findings.append(Finding(object: "ledger", problem: (error as? VaultError)?.message ?? "\(error)"))
+            }
+        }
         let vaultHex = state.vaultID?.hex
         let entry = vaultHex.flatMap { pin?.vaults[$0] }
         if entry == nil, let pin, case let reuse = KnownVaults.reuse(of: state, among: pin.vaults), !reuse.isEmpty {
