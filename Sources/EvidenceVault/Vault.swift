@@ -277,10 +277,15 @@ public final class Vault: @unchecked Sendable {
             // This identity verified a ledger that held this head, and kept it under its own key:
             // the vault was cut, rolled back or rewritten, whatever `known-vaults.json` now says.
             keptStateOutcome = .rejected("its head, event \(loaded.count - 1), is not in the ledger")
-            throw Self.anchorError(folder: folder, problem: "does not hold event \(loaded.count - 1) as this identity verified it (its kept ledger state, \(kept.path)): it was rolled back or cut, or its history rewritten")
+            throw keptHeadMissing(loaded, kept)
         }
         keptStateOutcome = outcome
         return loaded
+    }
+
+    /// The error for a ledger that lacks the head `kept` proves (`loaded` is its state).
+    private func keptHeadMissing(_ loaded: LedgerState, _ kept: KeptState) -> VaultError {
+        Self.anchorError(folder: folder, problem: "does not hold event \(loaded.count - 1) as this identity verified it (its kept ledger state, \(kept.path)): it was rolled back or cut, or its history rewritten")
     }
 
     /// Refuses a ledger replayed from genesis (`log`, `exposure`; `verify`
@@ -291,7 +296,7 @@ public final class Vault: @unchecked Sendable {
         guard let kept = keptState(for: actor, pin: try knownVaults?.pin(for: folder)) else { return }
         guard case (let loaded?, .used) = kept.load(), loaded.count > 0 else { return }
         guard state.count >= loaded.count, try state.eventHash(at: loaded.count - 1) == loaded.headHash else {
-            throw Self.anchorError(folder: folder, problem: "does not hold event \(loaded.count - 1) as this identity verified it (its kept ledger state, \(kept.path)): it was rolled back or cut, or its history rewritten")
+            throw keptHeadMissing(loaded, kept)
         }
     }
 

@@ -45,11 +45,15 @@ public enum AEAD {
     /// - Parameter what: names the object in the error if authentication fails.
     public static func open(_ box: [UInt8], associatedData: [UInt8], key: SymmetricKey, what: String) throws -> SecureBytes {
         try Sodium.ready()
-        guard box.count >= overhead else {
-            throw CryptoError.authenticationFailed(what: what)
+        guard box.count >= overhead else { throw CryptoError.authenticationFailed(what: what) }
+        let plaintext = try SecureBytes(zeroedCount: box.count - overhead)
+        try box.withUnsafeBytes { sealed in
+            _ = try plaintext.withUnsafeMutableBytes { out in
+                try decrypt(UnsafeRawBufferPointer(rebasing: sealed[nonceLength...]), nonce: UnsafeRawBufferPointer(rebasing: sealed[..<nonceLength]),
+                            associatedData: associatedData, key: key, into: out, what: what)
+            }
         }
-        return try open(Array(box[nonceLength...]), associatedData: associatedData, key: key,
-                        nonce: Array(box[..<nonceLength]), what: what)
+        return plaintext
     }
 
     /// Opens `ciphertext || tag` with an explicit nonce (known-answer tests).
@@ -57,17 +61,13 @@ public enum AEAD {
         try Sodium.requireLength(nonce.count, nonceLength, "XChaCha20-Poly1305 nonce")
         guard ciphertext.count >= tagLength else { throw CryptoError.authenticationFailed(what: what) }
         let plaintext = try SecureBytes(zeroedCount: ciphertext.count - tagLength)
-        var plaintextLength: UInt64 = 0
-        let status = plaintext.withUnsafeMutableBytes { out in
-            key.bytes.withUnsafeBytes { keyPointer in
-                crypto_aead_xchacha20poly1305_ietf_decrypt(
-                    out.nonNullBytes, &plaintextLength, nil,
-                    ciphertext, UInt64(ciphertext.count),
-                    associatedData, UInt64(associatedData.count),
-                    nonce, keyPointer.nonNullBytes)
+        try ciphertext.withUnsafeBytes { sealed in
+            try nonce.withUnsafeBytes { noncePointer in
+                _ = try plaintext.withUnsafeMutableBytes { out in
+                    try decrypt(sealed, nonce: noncePointer, associatedData: associatedData, key: key, into: out, what: what)
+                }
             }
         }
-        guard status == 0 else { throw CryptoError.authenticationFailed(what: what) }
         return plaintext
     }
 
@@ -81,19 +81,29 @@ public enum AEAD {
         let length = box.count - overhead
         guard length <= scratch.count else { throw CryptoError.invalidLength(what: what, expected: scratch.count, actual: length) }
         defer { scratch.wipe() }
-        var plaintextLength: UInt64 = 0
-        let status = scratch.withUnsafeMutableBytes { out in
-            key.bytes.withUnsafeBytes { keyPointer in
-                box.withUnsafeBytes { sealed in
-                    crypto_aead_xchacha20poly1305_ietf_decrypt(
-                        out.nonNullBytes, &plaintextLength, nil,
-                        sealed.baseAddress!.assumingMemoryBound(to: UInt8.self) + nonceLength, UInt64(box.count - nonceLength),
-                        associatedData, UInt64(associatedData.count),
-                        sealed.baseAddress!.assumingMemoryBound(to: UInt8.self), keyPointer.nonNullBytes)
-                }
+        let opened = try box.withUnsafeBytes { sealed in
+            try scratch.withUnsafeMutableBytes { out in
+                try decrypt(UnsafeRawBufferPointer(rebasing: sealed[nonceLength...]), nonce: UnsafeRawBufferPointer(rebasing: sealed[..<nonceLength]),
+                            associatedData: associatedData, key: key, into: out, what: what)
             }
         }
+        return try scratch.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<opened])) }
+    }
+
+    /// `crypto_aead_xchacha20poly1305_ietf_decrypt` of `ciphertext || tag` into
+    /// `out` (at least the plaintext's length); returns the plaintext's length.
+    private static func decrypt(_ ciphertext: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer, associatedData: [UInt8], key: SymmetricKey,
+                                into out: UnsafeMutableRawBufferPointer, what: String) throws -> Int {
+        precondition(ciphertext.count >= tagLength && out.count >= ciphertext.count - tagLength && nonce.count == nonceLength)
+        var plaintextLength: UInt64 = 0
+        let status = key.bytes.withUnsafeBytes { keyPointer in
+            crypto_aead_xchacha20poly1305_ietf_decrypt(
+                out.nonNullBytes, &plaintextLength, nil,
+                ciphertext.nonNullBytes, UInt64(ciphertext.count),
+                associatedData, UInt64(associatedData.count),
+                nonce.nonNullBytes, keyPointer.nonNullBytes)
+        }
         guard status == 0 else { throw CryptoError.authenticationFailed(what: what) }
-        return try scratch.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<Int(plaintextLength)])) }
+        return Int(plaintextLength)
     }
 }

@@ -127,7 +127,8 @@ struct KeptState {
             }
             caseBuckets[index] = page(KeptStateCoding.encodeCaseBucket(entries))
         }
-        let newCases = state.cases.values.filter { kept?.cases[$0.id] == nil }
+        // A new case is a changed one: its `case.create` names it.
+        let newCases = changedCases.filter { kept?.cases[$0] == nil }.compactMap { state.cases[$0] }
         let newCasesByBucket = Dictionary(grouping: newCases) { bucket(of: $0.id) }
         for index in kept == nil ? Set(buckets) : Set(newCasesByBucket.keys) {
             var entries = try kept?.caseFieldBucket(index) ?? [:]

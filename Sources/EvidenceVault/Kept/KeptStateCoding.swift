@@ -209,9 +209,21 @@ enum KeptStateCoding {
             return false
         }
 
-        /// These names and `more`.
+        /// These names and `more`: a merge of two sorted runs into one buffer.
         func adding(_ more: [[UInt8]]) -> BlobNames {
-            BlobNames((0..<count).map { Array(name($0)) } + more)
+            let added = BlobNames(more)
+            var merged: [UInt8] = []
+            merged.reserveCapacity(sorted.count + added.sorted.count)
+            var mine = 0, theirs = 0
+            while mine < count || theirs < added.count {
+                if theirs == added.count || (mine < count && name(mine).lexicographicallyPrecedes(added.name(theirs))) {
+                    merged += name(mine); mine += 1
+                } else {
+                    if mine < count && name(mine).elementsEqual(added.name(theirs)) { mine += 1 }  // the same name once
+                    merged += added.name(theirs); theirs += 1
+                }
+            }
+            return BlobNames(checkedSorted: merged)
         }
 
         var hexNames: [String] { (0..<count).map { Hex.encode(Array(name($0))) } }
