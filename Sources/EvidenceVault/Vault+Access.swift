@@ -47,16 +47,16 @@ extension LedgerState {
     func resolveCase(_ text: String, keys: KeyRing?) throws -> Case {
         // A full case id names that case: no reference can be 32 hex characters
         // (`Vault.createCases` refuses them), so none is looked up.
-        if let id = ObjectID(hex: text), let found = cases[id] { return found }
-        let byID = ObjectID(hex: text).flatMap { cases[$0] }.map { [$0] } ?? []
+        if let id = ObjectID(hex: text), let found = try lookupCase(id) { return found }
+        let byID = try ObjectID(hex: text).flatMap { try lookupCase($0) }.map { [$0] } ?? []
         let byReference = try keys.map { try $0.cases(withReference: text) } ?? []
-        let byPrefix = casesWithIDPrefix(text)
+        let byPrefix = try casesWithIDPrefix(text)
         let candidates = Set(byReference.map(\.id)).union(byPrefix.map(\.id)).union(byID.map(\.id))
         guard candidates.count <= 1 else {
             throw VaultError(.invalidInput, "the case given matches \(candidates.count) cases (by reference or id prefix)",
                              hint: "give the full 32-character case id")
         }
-        guard let id = candidates.first, let found = cases[id] else {
+        guard let id = candidates.first, let found = try lookupCase(id) else {
             throw VaultError(.notFound, "no case matches the case given" + (keys == nil
                 ? " (references are sealed: give --identity to look one up)" : " among the cases you can read"))
         }
@@ -64,10 +64,10 @@ extension LedgerState {
     }
 
     /// Cases whose id starts with `text` (4 or more hex characters).
-    func casesWithIDPrefix(_ text: String) -> [Case] {
+    func casesWithIDPrefix(_ text: String) throws -> [Case] {
         let lowered = text.lowercased()
         guard lowered.count >= 4, lowered.allSatisfy(\.isHexDigit) else { return [] }
-        return cases.values.filter { $0.id.hex.hasPrefix(lowered) }
+        return try cases(withIDPrefix: lowered)
     }
 
     /// Finds a document by id or unique id prefix.
@@ -262,7 +262,7 @@ final class KeyRing {
 
     /// The cases the actor can read whose sealed reference is exactly `reference`.
     func cases(withReference reference: String) throws -> [LedgerState.Case] {
-        try state.cases.values.filter { theCase in
+        try state.allCases().filter { theCase in
             try canRead(theCase) && readableReference(of: theCase) == reference
         }
     }
@@ -281,7 +281,7 @@ final class KeyRing {
 
     /// A document's key and metadata, from its current record.
     func documentKeyAndMetadata(_ document: LedgerState.Document, to action: String) throws -> (DocumentKey, DocumentMetadata, DocumentRecord) {
-        guard let theCase = state.cases[document.caseID] else { throw VaultError(.integrity, "document names a missing case") }
+        guard let theCase = try state.lookupCase(document.caseID) else { throw VaultError(.integrity, "document names a missing case") }
         let record = try fields.record(of: document)
         let caseKey = try caseKey(theCase, generation: record.generation, to: action)
         do {

@@ -135,22 +135,22 @@ extension Vault {
     /// Every group, with members.
     public func groups() throws -> [GroupSummary] {
         let state = try replay()
-        return state.groups.values.sorted { $0.sequence < $1.sequence }.map { summary(of: $0, in: state) }
+        return try state.groups.values.sorted { $0.sequence < $1.sequence }.map { try summary(of: $0, in: state) }
     }
 
     /// One group by name or id.
     public func group(_ name: String) throws -> GroupSummary {
         let state = try replay()
-        return summary(of: try state.requireGroup(named: name), in: state)
+        return try summary(of: try state.requireGroup(named: name), in: state)
     }
 
-    func summary(of group: LedgerState.Group, in state: LedgerState) -> GroupSummary {
-        GroupSummary(id: group.id, name: group.name, epoch: group.epoch,
+    func summary(of group: LedgerState.Group, in state: LedgerState) throws -> GroupSummary {
+        try GroupSummary(id: group.id, name: group.name, epoch: group.epoch,
                      members: group.members.values.sorted { $0.sequence < $1.sequence }.map {
                          .init(name: state.displayName(of: $0.identity.fingerprint), fingerprint: $0.identity.fingerprint, role: $0.role, epoch: $0.epoch,
                                addedBy: $0.addedBy, sequence: $0.sequence)
                      },
-                     caseCount: state.cases.values.filter { $0.groupID == group.id }.count,
+                     caseCount: try state.cases(inGroup: group.id).count,
                      confirmedBy: (group.epochs.last?.confirmedBy ?? []).map { state.displayName(of: $0) }.sorted(),
                      committed: group.epochs.last?.commitment != nil)
     }
@@ -190,11 +190,11 @@ extension Vault {
             let group = try state.requireGroup(named: groupName)
             let keys = keyRing(for: actor, state: state)
             let epochKey = try keys.epochKey(in: group, to: "open cases in it")
-            var inUse = Set(try state.cases.values.filter(keys.canRead).compactMap { try keys.readableReference(of: $0) })
+            var inUse = Set(try state.allCases().filter(keys.canRead).compactMap { try keys.readableReference(of: $0) })
             return try zip(cases, made).map { item, ids in
                 let (reference, title) = item
                 let (caseID, caseKey) = ids
-                if !state.casesWithIDPrefix(reference).isEmpty {
+                if !(try state.casesWithIDPrefix(reference)).isEmpty {
                     throw VaultError(.invalidInput, "this case reference is also the start of an existing case id; choose another reference")
                 }
                 guard inUse.insert(reference).inserted else {
@@ -211,7 +211,7 @@ extension Vault {
         }
         let keys = keyRing(for: actor, state: state)
         return try made.map { caseID, _ in
-            guard let created = state.cases[caseID] else { throw VaultError(.io, "case \(caseID.hex) was not recorded") }
+            guard let created = try state.lookupCase(caseID) else { throw VaultError(.io, "case \(caseID.hex) was not recorded") }
             return try caseSummary(created, in: state, keys: keys)
         }
     }
@@ -223,8 +223,7 @@ extension Vault {
         try withVerifiedState(for: actor) { state in
             let groupID = try groupName.map { try state.requireGroup(named: $0).id }
             let keys = actor.map { keyRing(for: $0, state: state) }
-            return try state.cases.values.filter { groupID == nil || $0.groupID == groupID }
-                .sorted { $0.sequence < $1.sequence }
+            return try state.allCases().filter { groupID == nil || $0.groupID == groupID }
                 .map { try caseSummary($0, in: state, keys: keys) }
         }
     }
@@ -246,7 +245,7 @@ extension Vault {
         return CaseSummary(id: theCase.id, groupName: state.groups[theCase.groupID]?.name ?? "?", reference: reference, title: title,
                            author: theCase.author, authorName: state.displayName(of: theCase.author),
                            created: Date(timeIntervalSince1970: TimeInterval(theCase.time)), sequence: theCase.sequence,
-                           documentCount: state.documentCount(inCase: theCase.id), problem: problem)
+                           documentCount: try state.documentCount(inCase: theCase.id), problem: problem)
     }
 
     // MARK: documents
@@ -256,7 +255,7 @@ extension Vault {
     /// opens, and its metadata fits; a case given by id must exist.
     public func checkBeforeAdding(_ files: [NewDocument], toCase caseText: String) throws {
         let state = try replay()
-        if ObjectID(hex: caseText) != nil || !state.casesWithIDPrefix(caseText).isEmpty {
+        if try ObjectID(hex: caseText) != nil || !state.casesWithIDPrefix(caseText).isEmpty {
             _ = try state.resolveCase(caseText, keys: nil)
         }
         try Self.checkInputs(files)
@@ -313,7 +312,7 @@ extension Vault {
             // encrypted under their own document keys, need no change).
             var records: [DocumentRecord] = []
             let (events, committed) = try appendEvents(as: actor, state: state) { current in
-                guard let now = current.cases[theCase.id] else { throw VaultError(.integrity, "case \(theCase.id.hex) vanished") }
+                guard let now = try current.lookupCase(theCase.id) else { throw VaultError(.integrity, "case \(theCase.id.hex) vanished") }
                 let keys = keyRing(for: actor, state: current)
                 _ = try current.requireReader(actor, of: current.group(of: now), to: "add documents to case \(now.id.hex)")
                 var bodies: [EventBody] = []
@@ -406,7 +405,7 @@ extension Vault {
     private func export(_ documentText: String, to path: String, force: Bool, as actor: UnlockedIdentity, state: LedgerState,
                         allowVisibleTemporary: Bool, progress: ((UInt64, UInt64) -> Void)?) throws -> DocumentSummary {
         let document = try state.resolveDocument(documentText)
-        guard let theCase = state.cases[document.caseID] else { throw VaultError(.integrity, "document names a missing case") }
+        guard let theCase = try state.lookupCase(document.caseID) else { throw VaultError(.integrity, "document names a missing case") }
         let destination = try ExportDestination(path: path, force: force)
         let keys = keyRing(for: actor, state: state)
         _ = try state.requireReader(actor, of: state.group(of: theCase), to: "export documents")
@@ -437,7 +436,7 @@ extension Vault {
 
     func documentSummary(_ document: LedgerState.Document, in state: LedgerState, keys: KeyRing?) throws -> DocumentSummary {
         var metadata: DocumentMetadata?, problem: String?
-        if let keys, let theCase = state.cases[document.caseID], keys.canRead(theCase) {
+        if let keys, let theCase = try state.lookupCase(document.caseID), keys.canRead(theCase) {
             do { metadata = try keys.documentKeyAndMetadata(document, to: "read documents").1 } catch let damaged as KeptPageError {
                 throw damaged
             } catch {

@@ -334,7 +334,7 @@ public final class Vault: @unchecked Sendable {
     ///   state's hash at that position against what was verified before.
     /// - Parameter observe: called after each event is applied, with the state after it.
     static func replay(_ db: Database, onto initial: LedgerState, verifiedThrough: UInt64? = nil,
-                       observe: ((Event, LedgerState) -> Void)? = nil) throws -> LedgerState {
+                       observe: ((Event, LedgerState) throws -> Void)? = nil) throws -> LedgerState {
         var state = initial
         let rows = try StoredEvent.fetch(db, from: state.count)
         var run: [Event] = []
@@ -349,7 +349,7 @@ public final class Vault: @unchecked Sendable {
                 } catch let violation as LedgerViolation {
                     throw VaultError(.integrity, "\(violation)", hint: "run 'evault verify' for a full report")
                 }
-                observe?(event, state)
+                try observe?(event, state)
             }
             run.removeAll(keepingCapacity: true)
         }

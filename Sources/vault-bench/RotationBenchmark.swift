@@ -50,7 +50,7 @@ enum RotationBenchmark {
                      replay, rotation - replay))
         let state = try vault.replay()
         let group = try require(state.group(named: "bench"))
-        print("  after \(group.epoch - 1) rotations: every case still at its old generation (\(state.cases.values.filter { $0.generation == 1 }.count) of \(state.cases.count)); the next add to a case makes its new one")
+        print("  after \(group.epoch - 1) rotations: every case still at its old generation (\(try state.allCases().filter { $0.generation == 1 }.count) of \(try state.allCases().count)); the next add to a case makes its new one")
         let first = try ScaleBenchmark.seconds { _ = try vault.addDocuments([NewDocument(path: small, kind: .other)], toCase: "CASE-0", as: custodian) }
         let second = try ScaleBenchmark.seconds { _ = try vault.addDocuments([NewDocument(path: small, kind: .other)], toCase: "CASE-0", as: custodian) }
         print(String(format: "  first add to a case after the rotation (with case.rekey): %.3f s; the next add: %.3f s", first, second))

@@ -215,7 +215,7 @@ struct IndexAttackTests {
         let group = try state.requireGroup(named: "wg")
         let keys = env.vault.keyRing(for: env.lawyer, state: state)
         let epochKey = try keys.epochKey(in: group, to: "test")
-        let caseRecord = try #require(state.cases[theCase.id])
+        let caseRecord = try #require(try state.lookupCase(theCase.id))
         let caseKey = try keys.caseKey(caseRecord, to: "test")
         let document = try #require(state.documents[added[0].id])
         let (documentKey, _, _) = try keys.documentKeyAndMetadata(document, to: "test")

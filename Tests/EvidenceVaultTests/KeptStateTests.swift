@@ -100,8 +100,40 @@ struct KeptStateTests {
             let queue = try DatabaseQueue(path: path)
             defer { try? queue.close() }
             let bytes = try #require(try queue.read { try Data.fetchOne($0, sql: "SELECT bytes FROM root") })
-            let entries = try KeptPages.readCases(try root(path).table, store: store, rootBytes: Array(bytes))
-            return Dictionary(uniqueKeysWithValues: entries.map { ($0.0.id, $0.1) })
+            let decoded = try root(path)
+            let pages = KeptPages(store: store, rootBytes: Array(bytes), count: decoded.state.count, table: decoded.table)
+            var entries: [ObjectID: KeptPages.CaseEntry] = [:]
+            for bucket in 0..<KeptPages.bucketCount {
+                for (id, kept) in try pages.caseBucket(bucket) { entries[id] = kept.entry }
+            }
+            return entries
+        }
+
+        /// Every page the stored root names, through its case buckets and directories.
+        func namedPages(_ path: String) throws -> Set<[UInt8]> {
+            let table = try root(path).table
+            let queue = try DatabaseQueue(path: path)
+            defer { try? queue.close() }
+            func bytes(_ hash: [UInt8]) throws -> [UInt8] {
+                Array(try #require(try queue.read { try Data.fetchOne($0, sql: "SELECT bytes FROM pages WHERE hash = ?", arguments: [Data(hash)]) }))
+            }
+            var named = KeptStateCoding.tablePageHashes(table)
+            named.formUnion(try caseEntries(path).values.map(\.page))
+            for first in 0..<KeptPages.bucketCount {
+                for (hash, kind) in [(table.documentDirectories[first], KeptStateCoding.PageKind.documentBucket),
+                                     (table.blobDirectories[first], .blobBucket)] where hash != KeptStateCoding.emptyHash {
+                    named.formUnion(try KeptStateCoding.decodeDirectory(try bytes(hash), of: kind, first: first))
+                }
+            }
+            named.remove(KeptStateCoding.emptyHash)
+            return named
+        }
+
+        /// The pages a store holds that are not released.
+        func livePages(_ path: String) throws -> Set<[UInt8]> {
+            let queue = try DatabaseQueue(path: path)
+            defer { try? queue.close() }
+            return Set(try queue.read { try Data.fetchAll($0, sql: "SELECT hash FROM pages WHERE released IS NULL") }.map(Array.init))
         }
 
         /// A full replay from genesis, checking every signature, with no kept state: the reference.
@@ -164,6 +196,42 @@ struct KeptStateTests {
         }
     }
 
+    @Test("each save releases exactly the pages its root no longer names: none it names, none left over")
+    func savesReleaseExactlyTheDroppedPages() throws {
+        let machine = try Machine(cases: 300)
+        let path = try machine.keptFile(of: machine.lawyer)
+        _ = try machine.reopened().replay(for: machine.lawyer)
+        #expect(try machine.livePages(path) == (try machine.namedPages(path)), "after a save from genesis")
+        let input = machine.folder.file("small")
+        try Data("a page of testimony".utf8).write(to: URL(fileURLWithPath: input))
+        /// Released pages of a kind (first byte of the page).
+        func released(kind: KeptStateCoding.PageKind) throws -> Int {
+            let queue = try DatabaseQueue(path: path)
+            defer { try? queue.close() }
+            return try queue.read {
+                try Int.fetchOne($0, sql: "SELECT count(*) FROM pages WHERE released IS NOT NULL AND substr(bytes, 1, 1) = ?",
+                                 arguments: [Data([kind.rawValue])]) ?? 0
+            }
+        }
+        // Rounds of 200 documents, until a document bucket and a blob bucket that
+        // already held a name were rewritten (65,536 buckets: a few rounds).
+        var round = 0
+        var rewritten = false
+        repeat {
+            let caseID = machine.caseIDs[round * 37 % 300]
+            _ = try machine.vault.addDocuments(Array(repeating: NewDocument(path: input, kind: .other), count: 200), toCase: caseID.hex,
+                                               as: machine.lawyer)
+            #expect(try machine.livePages(path) == (try machine.namedPages(path)), "after add \(round)")
+            _ = try machine.vault.createCase(inGroup: "wg", reference: "NEW-\(round)", as: machine.lawyer)
+            #expect(try machine.livePages(path) == (try machine.namedPages(path)), "after case \(round)")
+            round += 1
+            rewritten = try released(kind: .documentBucket) > 0 && released(kind: .blobBucket) > 0
+        } while round < 12 && !rewritten
+        #expect(try released(kind: .documentBucket) > 0 && released(kind: .blobBucket) > 0, "a non-empty bucket was rewritten")
+        #expect(try released(kind: .directory) > 0 && released(kind: .caseBucket) > 0 && released(kind: .documentsOfCase) > 0)
+        #expect(try KeptStateCoding.canonical(try machine.reopened().replay(for: machine.lawyer)) == (try machine.fullReplay()))
+    }
+
     @Test("every edit of the kept root or of a page it names is refused before use, and the answer is still a full replay's")
     func tamperedKeptStateIsRefused() throws {
         let machine = try Machine(cases: 50, exports: 5000)
@@ -177,7 +245,12 @@ struct KeptStateTests {
         let root = try machine.root(path)
         let casePage = try #require(try machine.caseEntries(path)[machine.caseIDs[0]]?.page)
         let listed = try #require(try machine.vault.replay().documents(inCase: machine.caseIDs[0]).first?.documentID)
-        let documentBucket = root.table.documentBuckets[Int(listed.rawValue[0])]
+        let documentDirectory = root.table.documentDirectories[Int(listed.rawValue[0])]
+        let directoryBytes = try #require(try DatabaseQueue(path: path).read {
+            try Data.fetchOne($0, sql: "SELECT bytes FROM pages WHERE hash = ?", arguments: [Data(documentDirectory)])
+        })
+        let documentBucket = try KeptStateCoding.decodeDirectory(Array(directoryBytes), of: .documentBucket,
+                                                                 first: Int(listed.rawValue[0]))[Int(listed.rawValue[1])]
         let caseBucket = root.table.caseBuckets[Int(machine.caseIDs[0].rawValue[0])]
         let caseFieldBucket = root.table.caseFieldBuckets[Int(machine.caseIDs[0].rawValue[0])]
         let lastHashPage = try #require(root.table.hashPages.last)
@@ -194,7 +267,8 @@ struct KeptStateTests {
         edits.append(("root tag flipped", { db in try db.execute(sql: "UPDATE root SET tag = zeroblob(32)") }))
         edits.append(("root truncated", { db in try db.execute(sql: "UPDATE root SET bytes = substr(bytes, 1, length(bytes) - 40)") }))
         edits.append(("root removed", { db in try db.execute(sql: "DELETE FROM root") }))
-        for (what, hash) in [("the listed case's page", casePage), ("its document bucket", documentBucket), ("the last hash page", lastHashPage),
+        for (what, hash) in [("the listed case's page", casePage), ("its document directory", documentDirectory), ("its document bucket", documentBucket),
+                             ("the last hash page", lastHashPage),
                              ("the listed case's case bucket", caseBucket), ("its case field bucket", caseFieldBucket)] {
             edits.append(("\(what) flipped", { db in
                 try db.execute(sql: "UPDATE pages SET bytes = CAST(substr(bytes, 1, length(bytes) - 1) || X'00' AS BLOB) WHERE hash = ?", arguments: [Data(hash)])
@@ -314,7 +388,7 @@ struct KeptStateTests {
         // Rewrite the bytes of the event that opened case 5 (its sealed reference) and of the first document
         // of case 0 (its sealed metadata), keeping the hash column.
         let state = try machine.vault.replay()
-        let caseEvent = try #require(state.cases[machine.caseIDs[5]]).sequence
+        let caseEvent = try #require(try state.lookupCase(machine.caseIDs[5])).sequence
         let document = try #require(try state.documents(inCase: machine.caseIDs[0]).first)
         let queue = try DatabaseQueue(path: machine.vault.folder + "/vault.sqlite")
         try queue.write { db in

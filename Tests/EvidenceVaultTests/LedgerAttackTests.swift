@@ -63,7 +63,7 @@ struct LedgerAttackTests {
         #expect(throws: CryptoError.self) { try KeyWrap.openEpochKey(secondWrap, groupID: group.id, epoch: 1, with: env.lawyer) }
         #expect(throws: CryptoError.self) { try KeyWrap.openEpochKey(lawyerWrap, groupID: try .random(), epoch: 1, with: env.lawyer) }
         #expect(throws: CryptoError.self) { try KeyWrap.openEpochKey(lawyerWrap, groupID: group.id, epoch: 2, with: env.lawyer) }
-        let theCase = try #require(state.cases[env.caseID])
+        let theCase = try #require(try state.lookupCase(env.caseID))
         let caseKey = try env.vault.keyRing(for: env.lawyer, state: state).caseKey(theCase, to: "test")
         let wrapOfB = try env.vault.sealedFields(state).record(of: #require(state.documents[b.id])).wrappedKey
         #expect(throws: CryptoError.self) {
@@ -114,7 +114,7 @@ struct LedgerAttackTests {
         let realKey = try DocumentKey.random(), otherKey = try DocumentKey.random()
         let encrypted = try DocumentStream.encrypt(inputPath: path, documentID: documentID, version: 1, key: realKey, store: env.vault.blobs)
         let state = try env.vault.replay()
-        let caseKey = try env.vault.keyRing(for: env.lawyer, state: state).caseKey(try #require(state.cases[env.caseID]), to: "test")
+        let caseKey = try env.vault.keyRing(for: env.lawyer, state: state).caseKey(try #require(try state.lookupCase(env.caseID)), to: "test")
         let metadata = DocumentMetadata(fileName: "plain", title: "", kind: .other, tags: [], size: encrypted.plaintextSize,
                                         commitmentSalt: encrypted.commitmentSalt, plaintextCommitment: encrypted.plaintextCommitment)
         let record = DocumentRecord(

@@ -59,7 +59,7 @@ struct RotationTests {
         let fields = env.vault.sealedFields(state)
         // Every case generation made after the removal, under every key they held: nothing opens.
         var tried = 0
-        for theCase in state.cases.values where theCase.groupID == group.id {
+        for theCase in try state.allCases() where theCase.groupID == group.id {
             for generation in theCase.generations where generation.sequence > removal.sequence {
                 let wrapped = try fields.wrappedKey(of: theCase, generation: generation)
                 for key in held.values {
@@ -75,7 +75,7 @@ struct RotationTests {
         // And the documents added after it are under those generations only.
         for document in [after, late] {
             let recorded = try #require(state.documents[document.id])
-            let generation = try #require(state.cases[recorded.caseID]?.generation(recorded.generation))
+            let generation = try #require(try state.lookupCase(recorded.caseID)?.generation(recorded.generation))
             #expect(generation.epoch == 3 && generation.sequence > removal.sequence)
         }
         expectVaultError(.notPermitted, "not a member") { _ = try env.export(after.id, as: env.secondLawyer) }
@@ -171,7 +171,8 @@ struct RotationTests {
         // The honest add makes generation 2 under epoch 2 first, in the same transaction.
         let second = try env.add(sampleBytes(200, seed: 9))
         let after = try env.vault.replay()
-        #expect(after.cases[env.caseID]?.generation == 2 && after.cases[env.caseID]?.epoch == 2)
+        let rekeyed = try after.lookupCase(env.caseID)
+        #expect(rekeyed?.generation == 2 && rekeyed?.epoch == 2)
         #expect(after.documents[second.id]?.generation == 2)
         // A version-1 event signed now (no commitments) cannot follow version-2 events.
         let downgrade = try Event(version: 1, sequence: after.count, previousHash: after.headHash, time: 0, signer: env.lawyer,
@@ -267,7 +268,7 @@ struct RotationTests {
         let held = try everyKeyHeld(by: env.secondLawyer, in: try state.requireGroup(named: "wg").id, env: env)
         for document in documents {
             let current = try #require(state.documents[document.id])
-            #expect(state.cases[current.caseID]?.generation(current.generation)?.epoch == 2)
+            #expect(try state.lookupCase(current.caseID)?.generation(current.generation)?.epoch == 2)
             #expect(held.keys.allSatisfy { $0 < 2 })
         }
         let metadata = try documents.map { try env.vault.document($0.id.hex, as: env.lawyer).metadata?.plaintextCommitment }

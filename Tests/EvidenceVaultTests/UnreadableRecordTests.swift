@@ -13,7 +13,7 @@ struct UnreadableRecordTests {
         let documentID = try ObjectID.random(), key = try DocumentKey.random()
         let encrypted = try DocumentStream.encrypt(inputPath: path, documentID: documentID, version: 1, key: key, store: env.vault.blobs)
         let state = try env.vault.replay()
-        let caseKey = try env.vault.keyRing(for: env.lawyer, state: state).caseKey(try #require(state.cases[env.caseID]), to: "test")
+        let caseKey = try env.vault.keyRing(for: env.lawyer, state: state).caseKey(try #require(try state.lookupCase(env.caseID)), to: "test")
         var sealed = try KeyWrap.sealField([1, 2, 3], caseKey: caseKey, caseID: env.caseID, objectID: documentID, version: 1, field: "metadata")
         sealed[sealed.count / 2] ^= 0x40
         let record = DocumentRecord(documentID: documentID, caseID: env.caseID, version: 1, generation: 1,

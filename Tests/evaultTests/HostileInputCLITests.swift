@@ -34,7 +34,7 @@ struct HostileInputCLITests {
         let lawyer = try IdentityStore.unlock(setup.scratch.file("lawyer.identity"), passphrase: SecureBytes(copying: Array(setup.passphrase.utf8)))
         let state = try vault.replay()
         let caseID = try #require(ObjectID(hex: setup.caseID))
-        let theCase = try #require(state.cases[caseID])
+        let theCase = try #require(try state.lookupCase(caseID))
         let caseKey = try vault.keyRing(for: lawyer, state: state).caseKey(theCase, to: "test")
         let input = try setup.file("signed-input", [1, 2, 3, 4])
         let documentID = try ObjectID.random(), key = try DocumentKey.random()

@@ -22,12 +22,26 @@ struct KeptPageError: Error, CustomStringConvertible {
 final class KeptPages: @unchecked Sendable {
     /// Pages of event hashes hold this many.
     static let hashesPerPage = 4096
-    /// Documents and blob names are bucketed by their first byte.
+    /// Cases are bucketed by their id's first byte; directories hold this many buckets.
     static let bucketCount = 256
+    /// Document ids and blob names are bucketed by their first two bytes, in
+    /// 256 directories (by the first byte) of 256 buckets (by the second): a
+    /// write rewrites one small bucket and one directory per new name, however
+    /// many the vault holds.
+    static let leafBucketCount = 65_536
+
+    /// The bucket (0 to 65,535) of a document id or blob name: its first two bytes.
+    static func bucket(of bytes: [UInt8]) -> Int { Int(bytes[0]) << 8 | Int(bytes[1]) }
 
     struct CaseEntry: Sendable {
         let documentCount: Int
         let page: [UInt8]
+    }
+
+    /// A kept case as its bucket holds it: the case, its document count and page.
+    struct KeptCase: Sendable {
+        let theCase: LedgerState.Case
+        let entry: CaseEntry
     }
 
     let store: KeptStore
@@ -35,38 +49,24 @@ final class KeptPages: @unchecked Sendable {
     let rootBytes: [UInt8]
     /// Events the kept state covers.
     let count: UInt64
-    let cases: [ObjectID: CaseEntry]
     let table: KeptStateCoding.PageTable
     var hashPages: [[UInt8]] { table.hashPages }
-    var documentBuckets: [[UInt8]] { table.documentBuckets }
-    var blobBuckets: [[UInt8]] { table.blobBuckets }
 
     private let lock = NSLock()
     private var caseCache: [ObjectID: KeptStateCoding.CasePage] = [:]
+    private var caseBucketCache: [Int: [ObjectID: KeptCase]] = [:]
     private var caseFieldCache: [Int: [ObjectID: SealedFields.CaseFields]] = [:]
     private var documentBucketCache: [Int: [ObjectID: ObjectID]] = [:]
     private var blobBucketCache: [Int: KeptStateCoding.BlobNames] = [:]
+    private var documentDirectoryCache: [Int: [[UInt8]]] = [:]
+    private var blobDirectoryCache: [Int: [[UInt8]]] = [:]
     private var hashPageCache: [Int: [[UInt8]]] = [:]
 
-    init(store: KeptStore, rootBytes: [UInt8], count: UInt64, cases: [ObjectID: CaseEntry], table: KeptStateCoding.PageTable) {
+    init(store: KeptStore, rootBytes: [UInt8], count: UInt64, table: KeptStateCoding.PageTable) {
         self.store = store
         self.rootBytes = rootBytes
         self.count = count
-        self.cases = cases
         self.table = table
-    }
-
-    /// Reads every case bucket the root names (each checked against its hash):
-    /// the cases, with their document counts and pages.
-    static func readCases(_ table: KeptStateCoding.PageTable, store: KeptStore, rootBytes: [UInt8]) throws -> [(LedgerState.Case, CaseEntry)] {
-        var all: [(LedgerState.Case, CaseEntry)] = []
-        for (bucket, found) in try store.pages(table.caseBuckets).enumerated() {
-            guard let bytes = found else {
-                throw KeptPageError(page: "of cases \(bucket)", problem: "is missing or does not match its hash", superseded: store.rootChanged(since: rootBytes))
-            }
-            all += try KeptStateCoding.decodeCaseBucket(bytes, bucket: bucket)
-        }
-        return all
     }
 
     private func read(_ hash: [UInt8], _ name: String) throws -> [UInt8] {
@@ -83,9 +83,27 @@ final class KeptPages: @unchecked Sendable {
         return value
     }
 
+    /// The kept cases whose id's first byte is `bucket`, with their document counts and pages.
+    func caseBucket(_ bucket: Int) throws -> [ObjectID: KeptCase] {
+        try cached(\.caseBucketCache, bucket) {
+            let entries = try KeptStateCoding.decodeCaseBucket(try read(table.caseBuckets[bucket], "of cases \(bucket)"), bucket: bucket)
+            return Dictionary(uniqueKeysWithValues: entries.map { ($0.0.id, KeptCase(theCase: $0.0, entry: $0.1)) })
+        }
+    }
+
+    /// The kept case with this id, if any.
+    func keptCase(_ id: ObjectID) throws -> LedgerState.Case? {
+        try caseBucket(Int(id.rawValue[0]))[id]?.theCase
+    }
+
+    /// The kept document count and page of a case, if the kept state knows it.
+    func caseEntry(_ id: ObjectID) throws -> CaseEntry? {
+        try caseBucket(Int(id.rawValue[0]))[id]?.entry
+    }
+
     /// The kept page of a case (empty for a case the kept state does not know).
     private func casePage(_ caseID: ObjectID) throws -> KeptStateCoding.CasePage {
-        guard let entry = cases[caseID], entry.page != KeptStateCoding.emptyHash else { return KeptStateCoding.CasePage(documents: [], events: []) }
+        guard let entry = try caseEntry(caseID), entry.page != KeptStateCoding.emptyHash else { return KeptStateCoding.CasePage(documents: [], events: []) }
         return try cached(\.caseCache, caseID) {
             let page = try KeptStateCoding.decodeCasePage(try read(entry.page, "of case \(caseID.hex)"), caseID: caseID)
             guard page.documents.count == entry.documentCount else {
@@ -101,11 +119,34 @@ final class KeptPages: @unchecked Sendable {
     /// The kept events that name a case, in ledger order.
     func events(inCase caseID: ObjectID) throws -> [UInt64] { try casePage(caseID).events }
 
-    func documentCount(inCase caseID: ObjectID) -> Int { cases[caseID]?.documentCount ?? 0 }
+    func documentCount(inCase caseID: ObjectID) throws -> Int { try caseEntry(caseID)?.documentCount ?? 0 }
 
-    /// Document id → case id, for the ids whose first byte is `bucket`.
+    /// The bucket hashes of the document directory `first` (empty buckets named by `emptyHash`).
+    func documentDirectory(_ first: Int) throws -> [[UInt8]] {
+        try cached(\.documentDirectoryCache, first) {
+            try directory(table.documentDirectories[first], of: .documentBucket, first: first, name: "document directory \(first)")
+        }
+    }
+
+    /// The bucket hashes of the blob-name directory `first`.
+    func blobDirectory(_ first: Int) throws -> [[UInt8]] {
+        try cached(\.blobDirectoryCache, first) {
+            try directory(table.blobDirectories[first], of: .blobBucket, first: first, name: "blob directory \(first)")
+        }
+    }
+
+    private func directory(_ hash: [UInt8], of kind: KeptStateCoding.PageKind, first: Int, name: String) throws -> [[UInt8]] {
+        guard hash != KeptStateCoding.emptyHash else { return Array(repeating: KeptStateCoding.emptyHash, count: Self.bucketCount) }
+        return try KeptStateCoding.decodeDirectory(try read(hash, name), of: kind, first: first)
+    }
+
+    /// Document id → case id, for the ids whose first two bytes are `bucket` (0 to 65,535).
     func documentBucket(_ bucket: Int) throws -> [ObjectID: ObjectID] {
-        try cached(\.documentBucketCache, bucket) { try KeptStateCoding.decodeDocumentBucket(try read(documentBuckets[bucket], "of documents \(bucket)"), bucket: bucket) }
+        try cached(\.documentBucketCache, bucket) {
+            let hash = try documentDirectory(bucket >> 8)[bucket & 0xff]
+            guard hash != KeptStateCoding.emptyHash else { return [:] }
+            return try KeptStateCoding.decodeDocumentBucket(try read(hash, "of documents \(bucket)"), bucket: bucket)
+        }
     }
 
     /// The sealed fields of the kept cases whose id's first byte is `bucket`.
@@ -117,21 +158,36 @@ final class KeptPages: @unchecked Sendable {
 
     /// The sealed fields of a kept case's `case.create` (nil for a case the kept state does not know).
     func caseFields(_ caseID: ObjectID) throws -> SealedFields.CaseFields? {
-        guard cases[caseID] != nil else { return nil }
+        guard try caseEntry(caseID) != nil else { return nil }
         guard let found = try caseFieldBucket(Int(caseID.rawValue[0]))[caseID] else {
             throw KeptPageError(page: "of case fields \(caseID.rawValue[0])", problem: "lacks case \(caseID.hex)")
         }
         return found
     }
 
-    /// Blob names (hex) whose first byte is `bucket`.
+    /// Blob names whose first two bytes are `bucket` (0 to 65,535).
     func blobBucket(_ bucket: Int) throws -> KeptStateCoding.BlobNames {
-        try cached(\.blobBucketCache, bucket) { try KeptStateCoding.decodeBlobBucket(try read(blobBuckets[bucket], "of blob names \(bucket)"), bucket: bucket) }
+        try cached(\.blobBucketCache, bucket) {
+            let hash = try blobDirectory(bucket >> 8)[bucket & 0xff]
+            guard hash != KeptStateCoding.emptyHash else { return KeptStateCoding.BlobNames([]) }
+            return try KeptStateCoding.decodeBlobBucket(try read(hash, "of blob names \(bucket)"), bucket: bucket)
+        }
+    }
+
+    /// Every kept blob name (every directory and bucket is read).
+    func allBlobNames() throws -> [String] {
+        var names: [String] = []
+        for first in 0..<Self.bucketCount {
+            for (second, hash) in try blobDirectory(first).enumerated() where hash != KeptStateCoding.emptyHash {
+                names += try blobBucket(first << 8 | second).hexNames
+            }
+        }
+        return names
     }
 
     /// The kept document with this id, if any.
     func document(_ id: ObjectID) throws -> LedgerState.Document? {
-        guard let caseID = try documentBucket(Int(id.rawValue[0]))[id] else { return nil }
+        guard let caseID = try documentBucket(Self.bucket(of: id.rawValue))[id] else { return nil }
         guard let found = try documents(inCase: caseID).first(where: { $0.documentID == id }) else {
             throw KeptPageError(page: "of case \(caseID.hex)", problem: "lacks document \(id.hex) that its bucket names")
         }
@@ -141,7 +197,7 @@ final class KeptPages: @unchecked Sendable {
     /// Whether a kept document names the blob `name` (64 hex characters).
     func isBlobNamed(_ name: String) throws -> Bool {
         guard let hash = Hex.decode(name), hash.count == 32 else { return false }
-        return try blobBucket(Int(hash[0])).contains(hash)
+        return try blobBucket(Self.bucket(of: hash)).contains(hash)
     }
 
     /// The hash of kept event `sequence`.

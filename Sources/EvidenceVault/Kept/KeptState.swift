@@ -73,14 +73,7 @@ struct KeptState {
             let decoded = try KeptStateCoding.decodeRoot(root.bytes)
             var state = decoded.state
             guard state.vaultID?.hex == vaultID else { return (nil, .rejected("is the state of another vault")) }
-            var entries: [ObjectID: KeptPages.CaseEntry] = [:]
-            for (theCase, entry) in try KeptPages.readCases(decoded.table, store: store, rootBytes: root.bytes) {
-                guard state.cases.updateValue(theCase, forKey: theCase.id) == nil else {
-                    throw FormatError.invalidField(structure: "kept ledger state", field: "case", reason: "the same case twice")
-                }
-                entries[theCase.id] = entry
-            }
-            state.kept = KeptPages(store: store, rootBytes: root.bytes, count: state.count, cases: entries, table: decoded.table)
+            state.kept = KeptPages(store: store, rootBytes: root.bytes, count: state.count, table: decoded.table)
             return (state, .used(count: state.count))
         } catch let superseded as KeptPageError where superseded.superseded && attempt < 3 {
             // Another process saved twice while this root was read: read its new root.
@@ -106,57 +99,60 @@ struct KeptState {
         let buckets = 0..<KeptPages.bucketCount
         func bucket(of id: ObjectID) -> Int { Int(id.rawValue[0]) }
 
-        // One page per case whose documents changed (every case, from genesis).
-        var cases = kept?.cases ?? [:]
-        let changedCases = kept == nil ? Set(state.cases.keys)
+        // One page per case whose documents or events changed (every case, from genesis).
+        let changedCases = kept == nil ? Set(state.casesInMemory.keys)
             : Set(state.documents.values.map(\.caseID)).union(state.caseDocuments.keys).union(state.caseEvents.keys)
+        var changedEntries: [ObjectID: KeptPages.KeptCase] = [:]
+        var droppedCasePages: [[UInt8]] = []
         for caseID in changedCases {
+            guard let theCase = try state.lookupCase(caseID) else { throw VaultError(.integrity, "case \(caseID.hex) is named but does not exist") }
             let content = KeptStateCoding.CasePage(documents: try state.documents(inCase: caseID), events: try state.events(inCase: caseID))
-            cases[caseID] = KeptPages.CaseEntry(documentCount: content.documents.count,
-                                                page: content.events.isEmpty ? KeptStateCoding.emptyHash : page(KeptStateCoding.encodeCasePage(content)))
+            let entry = KeptPages.CaseEntry(documentCount: content.documents.count,
+                                            page: content.events.isEmpty ? KeptStateCoding.emptyHash : page(KeptStateCoding.encodeCasePage(content)))
+            changedEntries[caseID] = KeptPages.KeptCase(theCase: theCase, entry: entry)
+            if let old = try kept?.caseEntry(caseID) { droppedCasePages.append(old.page) }
         }
 
-        // The case buckets holding a changed case, and the field buckets that gained a case.
+        // The case buckets holding a changed case (the others are kept as they are).
         var caseBuckets = kept?.table.caseBuckets ?? Array(repeating: [], count: KeptPages.bucketCount)
         var caseFieldBuckets = kept?.table.caseFieldBuckets ?? Array(repeating: [], count: KeptPages.bucketCount)
-        let touchedBuckets = kept == nil ? Set(buckets) : Set(changedCases.map(bucket(of:)))
-        let casesByBucket = Dictionary(grouping: state.cases.values.filter { touchedBuckets.contains(bucket(of: $0.id)) }) { bucket(of: $0.id) }
-        for index in touchedBuckets {
-            let entries = (casesByBucket[index] ?? []).map { theCase in
-                (theCase, cases[theCase.id] ?? KeptPages.CaseEntry(documentCount: 0, page: KeptStateCoding.emptyHash))
-            }
-            caseBuckets[index] = page(KeptStateCoding.encodeCaseBucket(entries))
+        let changedByBucket = Dictionary(grouping: changedEntries.values) { bucket(of: $0.theCase.id) }
+        var newBuckets: [Int: [ObjectID: KeptPages.KeptCase]] = [:]
+        for index in kept == nil ? Set(buckets) : Set(changedByBucket.keys) {
+            var entries = try kept?.caseBucket(index) ?? [:]
+            for changed in changedByBucket[index] ?? [] { entries[changed.theCase.id] = changed }
+            newBuckets[index] = entries
+            caseBuckets[index] = page(KeptStateCoding.encodeCaseBucket(entries.values.map { ($0.theCase, $0.entry) }))
         }
-        // A new case is a changed one: its `case.create` names it.
-        let newCases = changedCases.filter { kept?.cases[$0] == nil }.compactMap { state.cases[$0] }
-        let newCasesByBucket = Dictionary(grouping: newCases) { bucket(of: $0.id) }
+        // The field buckets that gained a case (a new case is a changed one: its `case.create` names it).
+        var newCasesByBucket: [Int: [LedgerState.Case]] = [:]
+        for changed in changedEntries.values where try kept?.caseEntry(changed.theCase.id) == nil {
+            newCasesByBucket[bucket(of: changed.theCase.id), default: []].append(changed.theCase)
+        }
         for index in kept == nil ? Set(buckets) : Set(newCasesByBucket.keys) {
             var entries = try kept?.caseFieldBucket(index) ?? [:]
             for theCase in newCasesByBucket[index] ?? [] { entries[theCase.id] = try caseFields(theCase) }
             caseFieldBuckets[index] = page(KeptStateCoding.encodeCaseFieldBucket(entries))
         }
 
-        // The buckets that gained document ids or blob names.
+        // The buckets that gained document ids or blob names, and their directories.
         let newDocuments = state.caseDocuments.flatMap { caseID, ids in ids.map { ($0, caseID) } }
-        var documentBuckets = kept?.documentBuckets ?? []
-        var blobBuckets = kept?.blobBuckets ?? []
-        let documentsByBucket = Dictionary(grouping: newDocuments) { bucket(of: $0.0) }
-        let namesByBucket = Dictionary(grouping: state.blobNames.compactMap { Hex.decode($0) }.filter { $0.count == 32 }) { Int($0[0]) }
-        if let kept {
-            for (index, added) in documentsByBucket {
-                var entries = try kept.documentBucket(index)
-                for (documentID, caseID) in added { entries[documentID] = caseID }
-                documentBuckets[index] = page(KeptStateCoding.encodeDocumentBucket(entries))
-            }
-            for (index, added) in namesByBucket {
-                blobBuckets[index] = page(KeptStateCoding.encodeBlobBucket(try kept.blobBucket(index).adding(added)))
-            }
-        } else {
-            documentBuckets = buckets.map { index in
-                page(KeptStateCoding.encodeDocumentBucket(Dictionary(uniqueKeysWithValues: documentsByBucket[index] ?? [])))
-            }
-            blobBuckets = buckets.map { page(KeptStateCoding.encodeBlobBucket(KeptStateCoding.BlobNames(namesByBucket[$0] ?? []))) }
+        let documentsByBucket = Dictionary(grouping: newDocuments) { KeptPages.bucket(of: $0.0.rawValue) }
+        let namesByBucket = Dictionary(grouping: state.blobNames.compactMap { Hex.decode($0) }.filter { $0.count == 32 }) { KeptPages.bucket(of: $0) }
+        var documentPages: [Int: [UInt8]] = [:]
+        for (index, added) in documentsByBucket {
+            var entries = try kept?.documentBucket(index) ?? [:]
+            for (documentID, caseID) in added { entries[documentID] = caseID }
+            documentPages[index] = page(KeptStateCoding.encodeDocumentBucket(entries))
         }
+        var blobPages: [Int: [UInt8]] = [:]
+        for (index, added) in namesByBucket {
+            blobPages[index] = page(KeptStateCoding.encodeBlobBucket((try kept?.blobBucket(index) ?? KeptStateCoding.BlobNames([])).adding(added)))
+        }
+        let documents = try Self.updateDirectories(kind: .documentBucket, old: kept?.table.documentDirectories, buckets: documentPages,
+                                                   oldDirectory: { try kept?.documentDirectory($0) }, page: page)
+        let blobs = try Self.updateDirectories(kind: .blobBucket, old: kept?.table.blobDirectories, buckets: blobPages,
+                                               oldDirectory: { try kept?.blobDirectory($0) }, page: page)
 
         // Event hashes from the first page that changed.
         var hashPages = kept?.hashPages ?? []
@@ -170,13 +166,66 @@ struct KeptState {
             index += 1
         }
 
-        let table = KeptStateCoding.PageTable(hashPages: hashPages, documentBuckets: documentBuckets, blobBuckets: blobBuckets,
+        let table = KeptStateCoding.PageTable(hashPages: hashPages, documentDirectories: documents.directories, blobDirectories: blobs.directories,
                                               caseBuckets: caseBuckets, caseFieldBuckets: caseFieldBuckets)
         let root = KeptStateCoding.encodeRoot(state, table: table)
-        let referenced = KeptStateCoding.allPageHashes(table, cases: cases)
-        let replacing = kept.map { ($0.rootBytes, KeptStateCoding.allPageHashes($0.table, cases: $0.cases).subtracting(referenced)) }
-        try KeptStore.save(at: path, tag: try tag(root), root: root, pages: pages, referenced: referenced, complete: kept == nil,
+        // Pages the new root names that the old one may also have named: the
+        // table, and the pages of the changed cases (the page of a case nobody
+        // changed names that case's events, so no other slot holds it).
+        let named = KeptStateCoding.tablePageHashes(table).union(changedEntries.values.map(\.entry.page))
+            .union(documents.named).union(blobs.named)
+        let replacing = kept.map { kept in
+            (kept.rootBytes, KeptStateCoding.tablePageHashes(kept.table).union(droppedCasePages).union(documents.dropped).union(blobs.dropped)
+                .subtracting(named))
+        }
+        // Every page the new root names, case pages included: needed only when
+        // another process saved meanwhile (every case bucket is read then).
+        let everyPage = { () throws -> Set<[UInt8]> in
+            var all = named
+            for index in buckets {
+                let entries = try newBuckets[index] ?? kept?.caseBucket(index) ?? [:]
+                all.formUnion(entries.values.map(\.entry.page))
+                all.formUnion(try documents.changed[index] ?? kept?.documentDirectory(index) ?? [])
+                all.formUnion(try blobs.changed[index] ?? kept?.blobDirectory(index) ?? [])
+            }
+            return all
+        }
+        try KeptStore.save(at: path, tag: try tag(root), root: root, pages: pages, referenced: everyPage, complete: kept == nil,
                            replacing: replacing)
+    }
+
+    /// What a save changed in one kind of two-level buckets (document ids or blob names).
+    struct DirectoryUpdate {
+        /// The 256 directory hashes of the new root.
+        var directories: [[UInt8]]
+        /// The bucket hashes of each directory that changed.
+        var changed: [Int: [[UInt8]]] = [:]
+        /// Bucket pages the new root names in place of `dropped`.
+        var named: Set<[UInt8]> = []
+        var dropped: Set<[UInt8]> = []
+    }
+
+    /// Puts rewritten buckets (`buckets`: bucket index → page hash) into their
+    /// directories, and writes each directory that changed (`page`). A directory
+    /// of empty buckets is named by `emptyHash`, with no page.
+    static func updateDirectories(kind: KeptStateCoding.PageKind, old: [[UInt8]]?, buckets: [Int: [UInt8]],
+                                  oldDirectory: (Int) throws -> [[UInt8]]?, page: ([UInt8]) -> [UInt8]) throws -> DirectoryUpdate {
+        let empty = KeptStateCoding.emptyHash
+        var update = DirectoryUpdate(directories: old ?? Array(repeating: empty, count: KeptPages.bucketCount))
+        for (first, inDirectory) in Dictionary(grouping: buckets, by: { $0.key >> 8 }) {
+            var hashes = try oldDirectory(first) ?? Array(repeating: empty, count: KeptPages.bucketCount)
+            for (index, hash) in inDirectory {
+                update.dropped.insert(hashes[index & 0xff])
+                hashes[index & 0xff] = hash
+                update.named.insert(hash)
+            }
+            update.changed[first] = hashes
+            update.directories[first] = hashes.allSatisfy { $0 == empty } ? empty
+                : page(KeptStateCoding.encodeDirectory(hashes, of: kind, first: first))
+        }
+        update.dropped.subtract(update.named)
+        update.dropped.remove(empty)
+        return update
     }
 
     /// Removes the kept store (after one of its pages failed its check): the next command rebuilds it.

@@ -10,22 +10,25 @@ import VaultCrypto
 /// tag and `KeptPages` each page's hash first; it still checks every length,
 /// count and key, so damage is an error, never a trap.
 enum KeptStateCoding {
-    /// Version 3 of the root (version 1 kept the whole state in one body,
-    /// version 2 every case in the root; an older file is rebuilt, not read).
-    static let version: UInt8 = 3
+    /// Version 4 of the root (version 1 kept the whole state in one body,
+    /// version 2 every case in the root, version 3 document ids and blob names
+    /// in 256 buckets each; an older file is rebuilt, not read).
+    static let version: UInt8 = 4
     /// Most entries of any one list (identities, members, cases, documents, hashes).
     static let maxCount = 1 << 26
 
     /// The page kinds (first byte of every page).
     enum PageKind: UInt8 {
-        case documentsOfCase = 1, documentBucket = 2, blobBucket = 3, eventHashes = 4, caseBucket = 5, caseFieldBucket = 6
+        case documentsOfCase = 1, documentBucket = 2, blobBucket = 3, eventHashes = 4, caseBucket = 5, caseFieldBucket = 6, directory = 7
     }
 
     /// The page table of a root: the SHA-256 of every page.
     struct PageTable {
         var hashPages: [[UInt8]]
-        var documentBuckets: [[UInt8]]
-        var blobBuckets: [[UInt8]]
+        /// 256 directories of document buckets (by the ids' first byte), each naming 256 buckets (by the second).
+        var documentDirectories: [[UInt8]]
+        /// 256 directories of blob-name buckets, likewise.
+        var blobDirectories: [[UInt8]]
         var caseBuckets: [[UInt8]]
         var caseFieldBuckets: [[UInt8]]
     }
@@ -37,9 +40,9 @@ enum KeptStateCoding {
         var table: PageTable
     }
 
-    /// Every page a root and its case buckets name.
-    static func allPageHashes(_ table: PageTable, cases: [ObjectID: KeptPages.CaseEntry]) -> Set<[UInt8]> {
-        Set(cases.values.map(\.page) + table.hashPages + table.documentBuckets + table.blobBuckets + table.caseBuckets + table.caseFieldBuckets)
+    /// Every page a root names itself (the case pages are named by its case buckets).
+    static func tablePageHashes(_ table: PageTable) -> Set<[UInt8]> {
+        Set(table.hashPages + table.documentDirectories + table.blobDirectories + table.caseBuckets + table.caseFieldBuckets)
     }
 
     // MARK: - Root
@@ -76,7 +79,7 @@ enum KeptStateCoding {
 
         w.u32(UInt32(table.hashPages.count))
         for hash in table.hashPages { w.raw(hash) }
-        for hash in table.documentBuckets + table.blobBuckets + table.caseBuckets + table.caseFieldBuckets { w.raw(hash) }
+        for hash in table.documentDirectories + table.blobDirectories + table.caseBuckets + table.caseFieldBuckets { w.raw(hash) }
         return w.bytes
     }
 
@@ -123,7 +126,7 @@ enum KeptStateCoding {
         }
         let hashPages = try (0..<hashPageCount).map { _ in try r.raw(32, "event hash page") }
         func buckets(_ name: String) throws -> [[UInt8]] { try (0..<KeptPages.bucketCount).map { _ in try r.raw(32, name) } }
-        let table = PageTable(hashPages: hashPages, documentBuckets: try buckets("document bucket"), blobBuckets: try buckets("blob bucket"),
+        let table = PageTable(hashPages: hashPages, documentDirectories: try buckets("document directory"), blobDirectories: try buckets("blob directory"),
                               caseBuckets: try buckets("case bucket"), caseFieldBuckets: try buckets("case field bucket"))
         try r.expectEnd()
         return Root(state: state, table: table)
@@ -169,12 +172,13 @@ enum KeptStateCoding {
         return w.bytes
     }
 
+    /// Decodes the document bucket of the ids whose first two bytes are `bucket` (0 to 65,535).
     static func decodeDocumentBucket(_ bytes: [UInt8], bucket: Int) throws -> [ObjectID: ObjectID] {
         var r = try page(bytes, .documentBucket, "document bucket \(bucket)")
         var entries: [ObjectID: ObjectID] = [:]
         for _ in 0..<(try counted(&r, "documents")) {
             let documentID = try r.id("document id")
-            guard Int(documentID.rawValue[0]) == bucket else { throw FormatError.invalidField(structure: r.structure, field: "document id", reason: "in the wrong bucket") }
+            guard KeptPages.bucket(of: documentID.rawValue) == bucket else { throw FormatError.invalidField(structure: r.structure, field: "document id", reason: "in the wrong bucket") }
             guard entries.updateValue(try r.id("case id"), forKey: documentID) == nil else { throw duplicate(r, "document") }
         }
         try r.expectEnd()
@@ -237,13 +241,14 @@ enum KeptStateCoding {
         return w.bytes
     }
 
+    /// Decodes the bucket of the blob names whose first two bytes are `bucket` (0 to 65,535).
     static func decodeBlobBucket(_ bytes: [UInt8], bucket: Int) throws -> BlobNames {
         var r = try page(bytes, .blobBucket, "blob bucket \(bucket)")
         let count = try counted(&r, "blob names")
         let names = BlobNames(checkedSorted: try r.raw(count * 32, "blob names"))
         try r.expectEnd()
         for index in 0..<names.count {
-            guard Int(names.sorted[index * 32]) == bucket else {
+            guard Int(names.sorted[index * 32]) << 8 | Int(names.sorted[index * 32 + 1]) == bucket else {
                 throw FormatError.invalidField(structure: r.structure, field: "blob name", reason: "in the wrong bucket")
             }
             guard index == 0 || names.name(index - 1).lexicographicallyPrecedes(names.name(index)) else {
@@ -251,6 +256,29 @@ enum KeptStateCoding {
             }
         }
         return names
+    }
+
+    /// A directory: the SHA-256 of the 256 buckets (of `kind`, document ids or
+    /// blob names) whose first byte is `first`, by second byte; an empty bucket
+    /// is named by `emptyHash` and has no page.
+    static func encodeDirectory(_ buckets: [[UInt8]], of kind: PageKind, first: Int) -> [UInt8] {
+        precondition(buckets.count == KeptPages.bucketCount)
+        var w = ByteWriter()
+        w.u8(PageKind.directory.rawValue)
+        w.u8(kind.rawValue)
+        w.u8(UInt8(first))
+        for hash in buckets { w.raw(hash) }
+        return w.bytes
+    }
+
+    static func decodeDirectory(_ bytes: [UInt8], of kind: PageKind, first: Int) throws -> [[UInt8]] {
+        var r = try page(bytes, .directory, "directory \(first) of \(kind)")
+        guard try r.u8("bucket kind") == kind.rawValue, try r.u8("first byte") == first else {
+            throw FormatError.invalidField(structure: r.structure, field: "directory", reason: "is another directory's")
+        }
+        let hashes = try (0..<KeptPages.bucketCount).map { _ in try r.raw(32, "bucket hash") }
+        try r.expectEnd()
+        return hashes
     }
 
     /// The cases whose id's first byte is one bucket's, each with its document count and page.
@@ -333,10 +361,10 @@ enum KeptStateCoding {
     /// tests compare a kept state with a full replay this way).
     static func canonical(_ state: LedgerState) throws -> [UInt8] {
         var w = ByteWriter()
-        let root = encodeRoot(state, table: PageTable(hashPages: [], documentBuckets: [], blobBuckets: [], caseBuckets: [], caseFieldBuckets: []))
+        let root = encodeRoot(state, table: PageTable(hashPages: [], documentDirectories: [], blobDirectories: [], caseBuckets: [], caseFieldBuckets: []))
         w.bytes32(root)
         for index in 0..<state.count { w.raw(try state.eventHash(at: index)) }
-        for theCase in state.cases.values.sorted(by: { $0.id < $1.id }) {
+        for theCase in try state.allCases().sorted(by: { $0.id < $1.id }) {
             encode(theCase, into: &w)
             for document in try state.documents(inCase: theCase.id) { encode(document, into: &w) }
             for sequence in try state.events(inCase: theCase.id) { w.u64(sequence) }

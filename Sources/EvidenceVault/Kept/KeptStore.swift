@@ -148,7 +148,8 @@ final class KeptStore: @unchecked Sendable {
     }
 
     /// Replaces the root and adds `pages`; pages the new root does not name
-    /// (`referenced`) are released, and those released long enough deleted.
+    /// (`referenced`, computed only when every stored page must be compared) are
+    /// released, and those released long enough deleted.
     /// - Parameters:
     ///   - complete: the pages are every page the root names (a state
     ///     replayed from genesis). A partial save is written only into the store
@@ -157,8 +158,9 @@ final class KeptStore: @unchecked Sendable {
     ///   - replacing: for a partial save, the root it was loaded from and the
     ///     pages that root named which the new one does not. If the stored root
     ///     is still that one, only those pages are released; otherwise (another
-    ///     process saved meanwhile) every stored page is compared with `referenced`.
-    static func save(at path: String, tag: [UInt8], root: [UInt8], pages: [[UInt8]: [UInt8]], referenced: Set<[UInt8]>,
+    ///     process saved meanwhile, or a save from genesis) every stored page is
+    ///     compared with `referenced`.
+    static func save(at path: String, tag: [UInt8], root: [UInt8], pages: [[UInt8]: [UInt8]], referenced: () throws -> Set<[UInt8]>,
                      complete: Bool, replacing: (root: [UInt8], dropped: Set<[UInt8]>)? = nil, now: Date = Date()) throws {
         let usable: Bool
         do {
@@ -190,8 +192,9 @@ final class KeptStore: @unchecked Sendable {
                 try db.execute(sql: "INSERT OR REPLACE INTO root (id, tag, bytes) VALUES (1, ?, ?)", arguments: [Data(tag), Data(root)])
                 if let replacing, !complete, storedRoot == replacing.root {
                     let release = try db.cachedStatement(sql: "UPDATE pages SET released = ? WHERE hash = ? AND released IS NULL")
-                    for hash in replacing.dropped where !referenced.contains(hash) { try release.execute(arguments: [time, Data(hash)]) }
+                    for hash in replacing.dropped { try release.execute(arguments: [time, Data(hash)]) }
                 } else {
+                    let referenced = try referenced()
                     let stored = try Row.fetchAll(db, sql: "SELECT hash, released FROM pages")
                     for row in stored {
                         let hash = Array(row["hash"] as Data? ?? Data())

@@ -135,7 +135,7 @@ public final class KnownVaults: @unchecked Sendable {
         var found: [String] = []
         for (otherID, entry) in vaults.sorted(by: { $0.key < $1.key }) where otherID != vaultID {
             let groupNames = Set(entry.groups ?? []).intersection(state.groups.values.map(\.name))
-            let caseIDs = Set(entry.cases ?? []).intersection(state.cases.keys.map(\.hex))
+            let caseIDs = Set(entry.cases ?? []).intersection(((try? state.allCases()) ?? []).map(\.id.hex))
             if !groupNames.isEmpty { found.append("group name(s) \(groupNames.sorted().joined(separator: ", ")) of vault \(otherID)") }
             if !caseIDs.isEmpty { found.append("\(caseIDs.count) case id(s) of vault \(otherID)") }
         }
@@ -151,7 +151,6 @@ public final class KnownVaults: @unchecked Sendable {
     /// noticed). `replacingPath`: a new vault at a reused path.
     func remember(_ state: LedgerState, folder: String, replacingPath: Bool = false, trusting: Bool = false) throws {
         guard let vaultID = state.vaultID?.hex, let genesis = state.genesisHash, let creator = state.creator, state.count > 0 else { return }
-        let current = Self.entry(for: state, genesis: genesis, creator: creator)
         try withLock {
             var contents = try load()
             let key = Self.key(folder)
@@ -164,13 +163,15 @@ public final class KnownVaults: @unchecked Sendable {
                 throw Vault.anchorError(folder: folder, problem: "is vault \(vaultID), not vault \(atPath) that this machine used there before (a different genesis)")
             }
             if let known = contents.vaults[vaultID] {
-                guard known.genesisHash == current.genesisHash else {
+                guard known.genesisHash == Hex.encode(genesis) else {
                     throw Vault.anchorError(folder: folder, problem: "has a different genesis event than vault \(vaultID) had when this machine used it")
                 }
                 if known.headSequence < state.count, ((try? state.eventHash(at: known.headSequence)).map(Hex.encode) ?? "?") != known.headHash {
                     throw Vault.anchorError(folder: folder, problem: "has a different ledger event \(known.headSequence) than this machine saw before: its history was rewritten")
                 }
             }
+            // The known head is in this state's history (checked above): its first cases are this state's.
+            let current = try Self.entry(for: state, genesis: genesis, creator: creator, firstCases: contents.vaults[vaultID]?.cases)
             var changed = false
             if contents.paths[key] == nil || (replacingPath && contents.paths[key] != vaultID) {
                 contents.paths[key] = vaultID
@@ -207,7 +208,7 @@ public final class KnownVaults: @unchecked Sendable {
         guard let vaultID = state.vaultID?.hex, let genesis = state.genesisHash, let creator = state.creator else {
             throw VaultError(.integrity, "the vault at \(folder) has no genesis event: nothing to trust")
         }
-        let current = Self.entry(for: state, genesis: genesis, creator: creator)
+        let current = try Self.entry(for: state, genesis: genesis, creator: creator, firstCases: nil)
         return try withLock {
             var contents = try load()
             var outcome = TrustOutcome.trusted
@@ -238,10 +239,19 @@ public final class KnownVaults: @unchecked Sendable {
         }
     }
 
-    private static func entry(for state: LedgerState, genesis: [UInt8], creator: Fingerprint) -> Entry {
-        Entry(genesisHash: Hex.encode(genesis), creator: creator.hex, headSequence: state.count - 1, headHash: Hex.encode(state.headHash),
-              groups: state.groups.values.map(\.name).sorted(),
-              cases: state.cases.values.sorted { $0.sequence < $1.sequence }.prefix(maxRememberedCases).map(\.id.hex).sorted())
+    /// What is remembered of `state`. `firstCases`: the cases remembered at a
+    /// head in this state's history; once they are `maxRememberedCases`, they are
+    /// the first cases of every later head too (a case is never removed), so the
+    /// case buckets are not read again.
+    private static func entry(for state: LedgerState, genesis: [UInt8], creator: Fingerprint, firstCases: [String]?) throws -> Entry {
+        let cases: [String]
+        if let firstCases, firstCases.count >= maxRememberedCases {
+            cases = firstCases
+        } else {
+            cases = try state.allCases().prefix(maxRememberedCases).map(\.id.hex).sorted()
+        }
+        return Entry(genesisHash: Hex.encode(genesis), creator: creator.hex, headSequence: state.count - 1, headHash: Hex.encode(state.headHash),
+                     groups: state.groups.values.map(\.name).sorted(), cases: cases)
     }
 
     /// The path as written, made absolute, with `.` and empty components dropped.

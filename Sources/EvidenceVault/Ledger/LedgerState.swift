@@ -135,7 +135,11 @@ public struct LedgerState: Sendable {
     public internal(set) var identities: [Fingerprint: PublicIdentity] = [:]
     public internal(set) var groups: [ObjectID: Group] = [:]
     var groupIDsByName: [String: ObjectID] = [:]
-    public internal(set) var cases: [ObjectID: Case] = [:]
+    /// Cases in memory: every case after a replay from genesis; after a kept
+    /// state was loaded, only those created or changed since (the others stay in
+    /// the kept case buckets, decoded when first asked). Read them through
+    /// `lookupCase(_:)`, `allCases()` and `cases(inGroup:)`.
+    var casesInMemory: [ObjectID: Case] = [:]
     /// Documents in memory: every document after a replay from genesis; after a
     /// kept state was loaded, only those added or changed since (the others are
     /// in `kept`). Read them through `document(_:)` and `documents(inCase:)`.
@@ -195,6 +199,39 @@ public struct LedgerState: Sendable {
         recentHashes = []
     }
 
+    /// The case with this id, if the ledger has one.
+    public func lookupCase(_ id: ObjectID) throws -> Case? {
+        if let found = casesInMemory[id] { return found }
+        return try kept?.keptCase(id)
+    }
+
+    /// Every case, in ledger order (every case bucket is read).
+    public func allCases() throws -> [Case] {
+        guard let kept else { return casesInMemory.values.sorted { $0.sequence < $1.sequence } }
+        var all = casesInMemory
+        for bucket in 0..<KeptPages.bucketCount {
+            for (id, entry) in try kept.caseBucket(bucket) where all[id] == nil { all[id] = entry.theCase }
+        }
+        return all.values.sorted { $0.sequence < $1.sequence }
+    }
+
+    /// The cases of a group, in ledger order.
+    public func cases(inGroup groupID: ObjectID) throws -> [Case] {
+        try allCases().filter { $0.groupID == groupID }
+    }
+
+    /// Cases whose id starts with `prefix` (lowercase hex; 2 characters or more read one bucket).
+    func cases(withIDPrefix prefix: String) throws -> [Case] {
+        var found = casesInMemory.filter { $0.key.hex.hasPrefix(prefix) }
+        if let kept {
+            let buckets = Hex.decode(String(prefix.prefix(2))).map { [Int($0[0])] } ?? Array(0..<KeptPages.bucketCount)
+            for bucket in buckets {
+                for (id, entry) in try kept.caseBucket(bucket) where found[id] == nil && id.hex.hasPrefix(prefix) { found[id] = entry.theCase }
+            }
+        }
+        return found.values.sorted { $0.sequence < $1.sequence }
+    }
+
     /// The document with this id, if the ledger has one.
     public func document(_ id: ObjectID) throws -> Document? {
         if let found = documents[id] { return found }
@@ -214,8 +251,8 @@ public struct LedgerState: Sendable {
     }
 
     /// How many documents a case holds (read without loading them).
-    public func documentCount(inCase caseID: ObjectID) -> Int {
-        (kept?.documentCount(inCase: caseID) ?? 0) + (caseDocuments[caseID]?.count ?? 0)
+    public func documentCount(inCase caseID: ObjectID) throws -> Int {
+        (try kept?.documentCount(inCase: caseID) ?? 0) + (caseDocuments[caseID]?.count ?? 0)
     }
 
     /// Whether any document, current or superseded, names the blob `name`.
@@ -226,14 +263,14 @@ public struct LedgerState: Sendable {
 
     /// Every document (all pages are read).
     public func allDocuments() throws -> [Document] {
-        try cases.keys.sorted().flatMap { try documents(inCase: $0) }
+        try allCases().map(\.id).sorted().flatMap { try documents(inCase: $0) }
     }
 
     /// Every blob name the ledger ever named (all pages are read).
     public func allBlobNames() throws -> Set<String> {
         guard let kept else { return blobNames }
         var names = blobNames
-        for bucket in 0..<KeptPages.bucketCount { names.formUnion(try kept.blobBucket(bucket).hexNames) }
+        names.formUnion(try kept.allBlobNames())
         return names
     }
 
@@ -241,7 +278,15 @@ public struct LedgerState: Sendable {
     func documents(withIDPrefix prefix: String) throws -> [Document] {
         let fresh = documents.values.filter { $0.documentID.hex.hasPrefix(prefix) }
         guard let kept else { return fresh }
-        let buckets = Hex.decode(String(prefix.prefix(2))).map { [Int($0[0])] } ?? Array(0..<KeptPages.bucketCount)
+        // Four hex characters name one bucket, two one directory of 256, fewer every bucket.
+        let buckets: [Int]
+        if let two = Hex.decode(String(prefix.prefix(4))), two.count == 2 {
+            buckets = [KeptPages.bucket(of: two)]
+        } else if let one = Hex.decode(String(prefix.prefix(2))), one.count == 1 {
+            buckets = (0..<KeptPages.bucketCount).map { Int(one[0]) << 8 | $0 }
+        } else {
+            buckets = Array(0..<KeptPages.leafBucketCount)
+        }
         var found: [ObjectID: Document] = Dictionary(uniqueKeysWithValues: fresh.map { ($0.documentID, $0) })
         for bucket in buckets {
             for (id, _) in try kept.documentBucket(bucket) where id.hex.hasPrefix(prefix) && found[id] == nil {
@@ -372,15 +417,15 @@ public struct LedgerState: Sendable {
             guard group.members[event.actor]?.role.canRead == true else {
                 throw violation("\(signer.name) is not a lawyer or custodian of group \(group.name): may not open cases in it")
             }
-            guard cases[caseID] == nil else { throw violation("case \(caseID.hex) already exists") }
+            guard try lookupCase(caseID) == nil else { throw violation("case \(caseID.hex) already exists") }
             guard !wrappedKey.isEmpty, !reference.isEmpty, !title.isEmpty else { throw violation("case \(caseID.hex) lacks its wrapped key or sealed fields") }
             guard epoch == group.epoch, generation == 1 else { throw violation("case key must be generation 1 under the current epoch") }
             if let commitment { try record(commitment, violation) }
-            cases[caseID] = Case(id: caseID, groupID: groupID, author: event.actor, time: event.time, sequence: event.sequence,
+            casesInMemory[caseID] = Case(id: caseID, groupID: groupID, author: event.actor, time: event.time, sequence: event.sequence,
                                  generations: [Generation(number: 1, epoch: epoch, commitment: commitment, sequence: event.sequence, author: event.actor)])
 
         case .documentAdded(let record):
-            guard let theCase = cases[record.caseID] else { throw violation("case \(record.caseID.hex) does not exist") }
+            guard let theCase = try lookupCase(record.caseID) else { throw violation("case \(record.caseID.hex) does not exist") }
             let group = groups[theCase.groupID]
             guard group?.members[event.actor]?.role.canRead == true else {
                 throw violation("\(signer.name) is not a lawyer or custodian of the group of case \(record.caseID.hex): may not add to it")
@@ -407,7 +452,7 @@ public struct LedgerState: Sendable {
             blobNames.insert(blobName)
 
         case .documentExported(let documentID, let caseID):
-            guard let document = try self.document(documentID), document.caseID == caseID, let theCase = cases[caseID] else {
+            guard let document = try self.document(documentID), document.caseID == caseID, let theCase = try lookupCase(caseID) else {
                 throw violation("export of document \(documentID.hex), which case \(caseID.hex) does not hold")
             }
             guard groups[theCase.groupID]?.members[event.actor]?.role.canRead == true else {
@@ -449,7 +494,7 @@ public struct LedgerState: Sendable {
             applyRotation(rotation, groupID: groupID, event: event)
 
         case .caseRekeyed(let caseID, let groupID, let epoch, let generation, let wrappedKey, let commitment):
-            guard let theCase = cases[caseID], theCase.groupID == groupID, let group = groups[groupID] else {
+            guard var theCase = try lookupCase(caseID), theCase.groupID == groupID, let group = groups[groupID] else {
                 throw violation("case \(caseID.hex) does not exist in group \(groupID.hex)")
             }
             guard group.members[event.actor]?.role.canRead == true else {
@@ -463,11 +508,12 @@ public struct LedgerState: Sendable {
             }
             guard !wrappedKey.isEmpty else { throw violation("case \(caseID.hex) generation \(generation) lacks its wrapped key") }
             try record(commitment, violation)
-            cases[caseID]?.generations.append(Generation(number: generation, epoch: epoch, commitment: commitment, sequence: event.sequence,
-                                                         author: event.actor))
+            theCase.generations.append(Generation(number: generation, epoch: epoch, commitment: commitment, sequence: event.sequence,
+                                                  author: event.actor))
+            casesInMemory[caseID] = theCase
 
         case .documentReencrypted(let record):
-            guard var document = try self.document(record.documentID), document.caseID == record.caseID, let theCase = cases[record.caseID],
+            guard var document = try self.document(record.documentID), document.caseID == record.caseID, let theCase = try lookupCase(record.caseID),
                   let group = groups[theCase.groupID] else {
                 throw violation("re-encryption of document \(record.documentID.hex), which case \(record.caseID.hex) does not hold")
             }

@@ -273,7 +273,8 @@ extension Vault {
                 findings.append(Finding(object: "group \(group.name)", problem: "\(error)"))
                 continue
             }
-            let cases = state.cases.values.filter { $0.groupID == group.id }.sorted { $0.sequence < $1.sequence }
+            // A replay from genesis: every case is in memory, nothing to read.
+            let cases = (try? state.cases(inGroup: group.id)) ?? []
             for theCase in cases {
                 for field in ["reference", "title"] {
                     do { _ = try keys.caseText(theCase, field: field, to: "verify") } catch {
@@ -299,7 +300,7 @@ extension Vault {
     /// Re-reads a damaged document with the reader's keys to name the first bad chunk.
     fileprivate func locateDamage(_ finding: Finding, documents: [LedgerState.Document], keys: KeyRing) -> Finding? {
         guard let document = documents.first(where: { finding.object == "document \($0.documentID.hex)" }),
-              let theCase = keys.state.cases[document.caseID], keys.canRead(theCase),
+              let theCase = try? keys.state.lookupCase(document.caseID), keys.canRead(theCase),
               let (key, metadata, record) = try? keys.documentKeyAndMetadata(document, to: "verify")
         else { return nil }
         do {

@@ -89,7 +89,7 @@ extension Vault {
         var trace = ExposureTrace()
         let state = try databaseAccess {
             try database.read { db in
-                try Self.replay(db, onto: LedgerState(), verifiedThrough: pin?.verifiedHead) { trace.record($0, after: $1) }
+                try Self.replay(db, onto: LedgerState(), verifiedThrough: pin?.verifiedHead) { try trace.record($0, after: $1) }
             }
         }
         try anchor(state, pin: pin)
@@ -108,7 +108,7 @@ extension Vault {
             let highest = spans.map(\.epochHeld).max() ?? 0
             var documents: [ExposureReport.ReachableDocument] = []
             var afterRemoval = 0
-            for theCase in state.cases.values.filter({ $0.groupID == group.id }).sorted(by: { $0.sequence < $1.sequence }) {
+            for theCase in try state.cases(inGroup: group.id) {
                 let readable = keys.map { $0.canRead(theCase) } ?? false
                 let reference = readable ? try? keys?.caseText(theCase, field: "reference", to: "read cases") : nil
                 for document in try state.documents(of: theCase) {
@@ -134,7 +134,7 @@ extension Vault {
                                            caseReference: reference, title: title))
                 }
             }
-            let generations = state.cases.values.filter { $0.groupID == group.id }
+            let generations = try state.cases(inGroup: group.id)
                 .reduce(0) { $0 + $1.generations.filter { highest > 0 && $0.epoch <= highest }.count }
             groups.append(.init(
                 groupID: group.id.hex, groupName: group.name,
@@ -199,9 +199,9 @@ struct ExposureTrace {
     var exports: [Fingerprint: [ExportRecord]] = [:]
     var authored: [Fingerprint: ExposureReport.Authored] = [:]
 
-    mutating func record(_ event: Event, after: LedgerState) {
+    mutating func record(_ event: Event, after: LedgerState) throws {
         let actor = event.actor
-        func epochOf(_ caseID: ObjectID, generation: UInt32) -> UInt32 { after.cases[caseID]?.generation(generation)?.epoch ?? 0 }
+        func epochOf(_ caseID: ObjectID, generation: UInt32) throws -> UInt32 { try after.lookupCase(caseID)?.generation(generation)?.epoch ?? 0 }
         func refreshEpochs(_ groupID: ObjectID) {
             guard let group = after.groups[groupID] else { return }
             for (fingerprint, member) in group.members {
@@ -224,15 +224,15 @@ struct ExposureTrace {
             authored[actor, default: .init()].cases += 1
         case .documentAdded(let record):
             records[record.documentID, default: []].append(
-                KeyRecord(sequence: event.sequence, epoch: epochOf(record.caseID, generation: record.generation), blob: Hex.encode(record.blobHash)))
+                KeyRecord(sequence: event.sequence, epoch: try epochOf(record.caseID, generation: record.generation), blob: Hex.encode(record.blobHash)))
             authored[actor, default: .init()].documents += 1
         case .documentReencrypted(let record):
             records[record.documentID, default: []].append(
-                KeyRecord(sequence: event.sequence, epoch: epochOf(record.caseID, generation: record.generation), blob: Hex.encode(record.blobHash)))
+                KeyRecord(sequence: event.sequence, epoch: try epochOf(record.caseID, generation: record.generation), blob: Hex.encode(record.blobHash)))
             authored[actor, default: .init()].reencryptions += 1
         case .documentExported(let documentID, let caseID):
             exports[actor, default: []].append(ExportRecord(sequence: event.sequence, time: event.time, document: documentID, theCase: caseID,
-                                                            group: after.cases[caseID]?.groupID ?? caseID))
+                                                            group: try after.lookupCase(caseID)?.groupID ?? caseID))
         case .memberRemoved(let groupID, let member, _, let rotation):
             if var spans = intervals[groupID]?[member], var last = spans.popLast() {
                 last.removed = event.sequence

@@ -31,7 +31,7 @@ extension Vault {
     /// The documents of `group` (or of one case) whose current key is wrapped
     /// under a case-key generation made under an epoch below `bound`, in ledger order.
     static func reencryptionTargets(in state: LedgerState, group: LedgerState.Group, caseID: ObjectID?, bound: UInt32) throws -> [LedgerState.Document] {
-        try state.cases.values.filter { $0.groupID == group.id && (caseID == nil || $0.id == caseID) }
+        try state.cases(inGroup: group.id).filter { caseID == nil || $0.id == caseID }
             .flatMap { theCase in
                 try state.documents(of: theCase).filter { (theCase.generation($0.generation)?.epoch ?? 0) < bound }
             }
@@ -54,7 +54,7 @@ extension Vault {
         let group = try state.requireGroup(named: groupName)
         try state.requireCustodian(actor, of: group, to: "re-encrypt its documents")
         let caseID = try caseText.map { try state.resolveCase($0, keys: keyRing(for: actor, state: state)).id }
-        if let caseID, state.cases[caseID]?.groupID != group.id {
+        if let caseID, try state.lookupCase(caseID)?.groupID != group.id {
             throw VaultError(.invalidInput, "the case given is not in group \(group.name)")
         }
         guard let bound = try Self.reencryptionBound(for: group, beforeEpoch: beforeEpoch) else {
@@ -78,7 +78,7 @@ extension Vault {
 
     /// Re-encrypts one document unless it is done already; `state` moves on to the committed ledger.
     private func reencryptOne(_ documentID: ObjectID, bound: UInt32, state: inout LedgerState, as actor: UnlockedIdentity) throws -> Bool {
-        guard let document = try state.document(documentID), let theCase = state.cases[document.caseID],
+        guard let document = try state.document(documentID), let theCase = try state.lookupCase(document.caseID),
               (theCase.generation(document.generation)?.epoch ?? 0) < bound else { return false }
         let keys = keyRing(for: actor, state: state)
         let (oldKey, metadata, record) = try keys.documentKeyAndMetadata(document, to: "re-encrypt documents")
@@ -98,7 +98,7 @@ extension Vault {
         do {
             let (_, committed) = try appendEvents(as: actor, state: state) { current in
                 // Another run may have done this document since: then nothing is appended.
-                guard let now = try current.document(documentID), now.blobHash == record.blobHash, let theCase = current.cases[now.caseID] else {
+                guard let now = try current.document(documentID), now.blobHash == record.blobHash, let theCase = try current.lookupCase(now.caseID) else {
                     skipped = true
                     return []
                 }

@@ -65,7 +65,7 @@ extension Vault {
         }
         let group = try state.requireGroup(named: groupName)
         logger.info("member removed", metadata: ["group": "\(group.id.hex)", "epoch": "\(group.epoch)"])
-        return RotationSummary(group: summary(of: group, in: state), removed: removed, removedName: removed.map { state.displayName(of: $0) },
+        return RotationSummary(group: try summary(of: group, in: state), removed: removed, removedName: removed.map { state.displayName(of: $0) },
                                previousEpoch: previousEpoch, epoch: group.epoch, sequence: event.sequence)
     }
 
@@ -87,7 +87,7 @@ extension Vault {
         }
         let group = try state.requireGroup(named: groupName)
         logger.info("group rotated", metadata: ["group": "\(group.id.hex)", "epoch": "\(group.epoch)"])
-        return RotationSummary(group: summary(of: group, in: state), removed: nil, removedName: nil, previousEpoch: previousEpoch,
+        return RotationSummary(group: try summary(of: group, in: state), removed: nil, removedName: nil, previousEpoch: previousEpoch,
                                epoch: group.epoch, sequence: event.sequence)
     }
 
