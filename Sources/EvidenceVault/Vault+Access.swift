@@ -215,38 +215,98 @@ final class KeyRing {
     }
 
     /// Unwraps a case key generation under the epoch key it was made under,
-    /// checking it against its commitment.
+    /// checking it against its commitment, and keeps it (at most `maxCaseKeys`).
     func caseKey(_ theCase: LedgerState.Case, generation number: UInt32, to action: String) throws -> CaseKey {
         if let key = caseKeys[GenerationName(theCase: theCase.id, generation: number)] { return key }
+        let key = try unwrapCaseKey(theCase, generation: number, to: action, scratch: nil) { $0 }
+        if caseKeys.count >= Self.maxCaseKeys { caseKeys.removeAll() }
+        caseKeys[GenerationName(theCase: theCase.id, generation: number)] = key
+        return key
+    }
+
+    /// Runs `body` with a case key generation, checked as `caseKey` checks it: a
+    /// key this ring keeps, or one unwrapped into a reused secure buffer for the
+    /// call only (a listing of many cases allocates no guarded memory per case).
+    func withCaseKey<R>(_ theCase: LedgerState.Case, generation number: UInt32, to action: String, _ body: (CaseKey) throws -> R) throws -> R {
+        if let key = caseKeys[GenerationName(theCase: theCase.id, generation: number)] { return try body(key) }
+        return try unwrapCaseKey(theCase, generation: number, to: action, scratch: try keyScratch(), body)
+    }
+
+    /// Unwraps generation `number` of a case key (into `scratch` for the call
+    /// only, or into guarded memory of its own), checks it against its
+    /// commitment, and passes it to `use`.
+    private func unwrapCaseKey<R>(_ theCase: LedgerState.Case, generation number: UInt32, to action: String, scratch: SecureBytes?,
+                                  _ use: (CaseKey) throws -> R) throws -> R {
         guard let generation = theCase.generation(number) else {
             throw VaultError(.integrity, "case \(theCase.id.hex) has no key generation \(number)")
         }
         let group = try state.group(of: theCase)
         let epochKey = try epochKey(in: group, epoch: generation.epoch, to: action)
         let wrapped = number == 1 ? try sealed(theCase).wrappedKey : try fields.wrappedKey(of: theCase, generation: generation)
-        let key: CaseKey
-        do {
-            key = try KeyWrap.unwrapCaseKey(wrapped, under: epochKey, groupID: group.id, caseID: theCase.id,
-                                            generation: number, epoch: generation.epoch)
-        } catch {
-            throw VaultError(.unreadable, "case \(theCase.id.hex) (ledger event \(generation.sequence) by \(state.displayName(of: generation.author))): its generation \(number) key does not unwrap: \(error)")
+        func unreadable(_ error: Error) -> VaultError {
+            VaultError(.unreadable, "case \(theCase.id.hex) (ledger event \(generation.sequence) by \(state.displayName(of: generation.author))): its generation \(number) key does not unwrap: \(error)")
         }
-        if let recorded = generation.commitment {
-            let previous = number > 1 ? theCase.generations[Int(number) - 2].commitment ?? KeyCommitment.none : KeyCommitment.none
-            let computed = try KeyCommitment.caseKey(key, groupID: group.id, caseID: theCase.id, generation: number,
-                                                     epoch: generation.epoch, previous: previous)
-            guard KeyCommitment.matches(computed, recorded) else {
-                throw VaultError(.integrity, "case \(theCase.id.hex): the generation \(number) key wrapped in ledger event \(generation.sequence) by \(state.displayName(of: generation.author)) does not match the key committed to there (a wrap that opens to different keys for different readers); refused")
+        guard let scratch else {
+            let key: CaseKey
+            do {
+                key = try KeyWrap.unwrapCaseKey(wrapped, under: epochKey, groupID: group.id, caseID: theCase.id, generation: number, epoch: generation.epoch)
+            } catch {
+                throw unreadable(error)
             }
+            try checkCommitment(key, of: theCase, generation: generation, group: group)
+            return try use(key)
         }
-        if caseKeys.count >= Self.maxCaseKeys { caseKeys.removeAll() }
-        caseKeys[GenerationName(theCase: theCase.id, generation: number)] = key
-        return key
+        // The key lives only inside the unwrap's call: checked and used there; `use`'s own errors are its own.
+        var outcome: Result<R, Error>?
+        do {
+            try KeyWrap.withUnwrappedCaseKey(wrapped, under: epochKey, groupID: group.id, caseID: theCase.id, generation: number,
+                                             epoch: generation.epoch, scratch: scratch) { key in
+                outcome = Result {
+                    try checkCommitment(key, of: theCase, generation: generation, group: group)
+                    return try use(key)
+                }
+            }
+        } catch {
+            throw unreadable(error)
+        }
+        guard let outcome else { preconditionFailure("the unwrap returned without running its body") }
+        return try outcome.get()
+    }
+
+    /// Refuses a case key that does not match the commitment its generation recorded.
+    private func checkCommitment(_ key: CaseKey, of theCase: LedgerState.Case, generation: LedgerState.Generation, group: LedgerState.Group) throws {
+        guard let recorded = generation.commitment else { return }
+        let number = generation.number
+        let previous = number > 1 ? theCase.generations[Int(number) - 2].commitment ?? KeyCommitment.none : KeyCommitment.none
+        let computed = try KeyCommitment.caseKey(key, groupID: group.id, caseID: theCase.id, generation: number,
+                                                 epoch: generation.epoch, previous: previous)
+        guard KeyCommitment.matches(computed, recorded) else {
+            throw VaultError(.integrity, "case \(theCase.id.hex): the generation \(number) key wrapped in ledger event \(generation.sequence) by \(state.displayName(of: generation.author)) does not match the key committed to there (a wrap that opens to different keys for different readers); refused")
+        }
+    }
+
+    /// One secure buffer of a key's size that `withCaseKey` unwraps into.
+    private var scratchKey: SecureBytes?
+    private func keyScratch() throws -> SecureBytes {
+        if let scratchKey { return scratchKey }
+        let made = try SecureBytes(zeroedCount: SymmetricKey.length)
+        scratchKey = made
+        return made
     }
 
     /// A case's sealed reference or title, as strict UTF-8 within the limits a writer enforces.
     func caseText(_ theCase: LedgerState.Case, field: String, to action: String) throws -> String {
-        let key = try caseKey(theCase, generation: 1, to: action)
+        try withCaseKey(theCase, generation: 1, to: action) { key in try caseText(theCase, field: field, key: key) }
+    }
+
+    /// A case's sealed reference and title, opened under one unwrap of its key.
+    func caseTexts(_ theCase: LedgerState.Case, to action: String) throws -> (reference: String, title: String) {
+        try withCaseKey(theCase, generation: 1, to: action) { key in
+            (try caseText(theCase, field: "reference", key: key), try caseText(theCase, field: "title", key: key))
+        }
+    }
+
+    private func caseText(_ theCase: LedgerState.Case, field: String, key: CaseKey) throws -> String {
         let box = try sealed(theCase)
         do {
             let text = try KeyWrap.openField(field == "reference" ? box.sealedReference : box.sealedTitle, caseKey: key,

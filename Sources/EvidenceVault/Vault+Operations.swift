@@ -232,8 +232,7 @@ extension Vault {
         var reference: String?, title: String?, problem: String?
         if let keys, keys.canRead(theCase) {
             do {
-                reference = try keys.caseText(theCase, field: "reference", to: "read cases")
-                title = try keys.caseText(theCase, field: "title", to: "read cases")
+                (reference, title) = try keys.caseTexts(theCase, to: "read cases")
             } catch let damaged as KeptPageError {
                 throw damaged  // the kept state, not the case: `withVerifiedState` replays in full
             } catch {

@@ -90,6 +90,18 @@ public enum AEAD {
         return try scratch.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<opened])) }
     }
 
+    /// Opens a sealed 32-byte key into `scratch` (exactly 32 bytes of secure
+    /// memory, reused: no guarded allocation per key) and passes it to `body` as
+    /// a key that is valid only during the call; `scratch` is wiped after.
+    public static func openKey<R>(_ box: [UInt8], associatedData: [UInt8], key: SymmetricKey, what: String, into scratch: SecureBytes,
+                                  _ body: (SymmetricKey) throws -> R) throws -> R {
+        try Sodium.requireLength(scratch.count, SymmetricKey.length, "key scratch buffer")
+        guard box.count == overhead + SymmetricKey.length else { throw CryptoError.authenticationFailed(what: what) }
+        return try open(box, associatedData: associatedData, key: key, what: what, into: scratch) { _ in
+            try body(try SymmetricKey(bytes: scratch))
+        }
+    }
+
     /// `crypto_aead_xchacha20poly1305_ietf_decrypt` of `ciphertext || tag` into
     /// `out` (at least the plaintext's length); returns the plaintext's length.
     private static func decrypt(_ ciphertext: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer, associatedData: [UInt8], key: SymmetricKey,

@@ -83,6 +83,15 @@ enum KeyWrap {
                            context: caseKeyContext(groupID: groupID, caseID: caseID, generation: generation, epoch: epoch)))
     }
 
+    /// Unwraps a case key into `scratch` (32 bytes of reused secure memory) for
+    /// the length of `body` only: many cases listed at the cost of the cipher,
+    /// not of a guarded allocation each.
+    static func withUnwrappedCaseKey<R>(_ wrapped: [UInt8], under epochKey: GroupEpochKey, groupID: ObjectID, caseID: ObjectID,
+                                        generation: UInt32, epoch: UInt32, scratch: SecureBytes, _ body: (CaseKey) throws -> R) throws -> R {
+        try AEAD.openKey(wrapped, associatedData: caseKeyContext(groupID: groupID, caseID: caseID, generation: generation, epoch: epoch),
+                         key: epochKey.key, what: "key of case \(caseID.hex)", into: scratch) { try body(CaseKey($0)) }
+    }
+
     // MARK: document key under case key
 
     static func documentKeyContext(caseID: ObjectID, documentID: ObjectID, version: UInt32, generation: UInt32) -> [UInt8] {
