@@ -53,6 +53,13 @@ struct CLI {
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        // Closed now, not whenever Foundation lets go of the pipes: a suite of
+        // hundreds of runs would otherwise hold about 1,400 descriptors, and with
+        // a full /proc/self/fd listing Foundation's Process.run (Swift 6.3.1)
+        // reads past the end of readdir's buffer and crashes
+        // (swiftlang/swift-corelibs-foundation pull request 5472).
+        try? out.fileHandleForReading.close()
+        try? err.fileHandleForReading.close()
         process.waitUntilExit()
         watchdog.cancel()
         let errors = String(decoding: stderr, as: UTF8.self)
