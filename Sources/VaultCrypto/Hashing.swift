@@ -49,8 +49,65 @@ public struct SHA256Stream: @unchecked Sendable {
     }
 }
 
+/// A SHA-256 digest held inline, without a heap allocation: for the many short
+/// hashes a verify holds and compares (one per index row).
+public struct SHA256Digest: Hashable, Sendable {
+    private let words: (UInt64, UInt64, UInt64, UInt64)
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count == SHA256Stream.digestLength)
+        words = (bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self), bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                 bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self), bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+    }
+
+    /// The 32 digest bytes.
+    public var bytes: [UInt8] { withUnsafeBytes(of: words) { Array($0) } }
+
+    public static func == (lhs: SHA256Digest, rhs: SHA256Digest) -> Bool {
+        lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1 && lhs.words.2 == rhs.words.2 && lhs.words.3 == rhs.words.3
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(words.0)
+        hasher.combine(words.1)
+    }
+}
+
+/// SHA-256 of many short inputs in turn, on one thread: one OpenSSL context,
+/// reset for each input, so that no hash allocates (an `EVP_Digest` call, or a
+/// `SHA256Stream`, makes a context each time).
+public final class SHA256Hasher {
+    private let pointer: OpaquePointer
+
+    public init() {
+        guard let pointer = EVP_MD_CTX_new() else { preconditionFailure("OpenSSL: out of memory") }
+        self.pointer = pointer
+    }
+
+    deinit { EVP_MD_CTX_free(pointer) }
+
+    /// SHA-256 of `bytes`.
+    public func hash(_ bytes: UnsafeRawBufferPointer) -> SHA256Digest {
+        precondition(EVP_DigestInit_ex(pointer, DigestContext.sha256, nil) == 1, "OpenSSL SHA-256 init failed")
+        if bytes.count > 0 {
+            precondition(EVP_DigestUpdate(pointer, bytes.baseAddress, bytes.count) == 1, "OpenSSL SHA-256 update failed")
+        }
+        return withUnsafeTemporaryAllocation(byteCount: SHA256Stream.digestLength, alignment: 8) { out in
+            var length: UInt32 = 0
+            let ok = EVP_DigestFinal_ex(pointer, out.bindMemory(to: UInt8.self).baseAddress, &length)
+            precondition(ok == 1 && length == UInt32(SHA256Stream.digestLength), "OpenSSL SHA-256 final failed")
+            return SHA256Digest(UnsafeRawBufferPointer(out))
+        }
+    }
+
+    /// SHA-256 of `bytes`.
+    public func hash(_ bytes: some ContiguousBytes) -> SHA256Digest {
+        bytes.withUnsafeBytes { hash($0) }
+    }
+}
+
 /// One OpenSSL `EVP_MD_CTX` for SHA-256, freed with its owner.
-private final class DigestContext {
+final class DigestContext {
     /// The SHA-256 implementation, fetched from the default provider once.
     nonisolated(unsafe) static let sha256: OpaquePointer = {
         guard let md = EVP_MD_fetch(nil, "SHA256", nil) else { preconditionFailure("OpenSSL has no SHA-256") }

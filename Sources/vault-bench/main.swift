@@ -24,13 +24,16 @@ if CommandLine.arguments.count >= 2, CommandLine.arguments[1] == "commands" {
                               documentsPerCase: arguments.count > 3 ? Int(arguments[3]) ?? 100 : 100)
     exit(0)
 }
-// `vault-bench verify DIR`: keyless verify of a vault folder (one `commands` kept with EVAULT_BENCH_KEEP) three times, for profiling.
+// `vault-bench verify DIR`: keyless verify of a vault folder (one `commands` kept with EVAULT_BENCH_KEEP), paired
+// and alternating with the raw two-core signature loop over the same events, three rounds (also for profiling).
 if CommandLine.arguments.count == 3, CommandLine.arguments[1] == "verify" {
     let vault = try Vault.open(at: CommandLine.arguments[2], knownVaults: nil)
+    let (signed, keys) = try CommandsBenchmark.ledgerEvents(vault.folder + "/vault.sqlite", state: try vault.replay())
     for _ in 0..<3 {
+        let raw = ScaleBenchmark.seconds { precondition(CommandsBenchmark.verifyAll(signed, keys: keys, threads: 2)) }
         var clean = false
         let time = ScaleBenchmark.seconds { clean = vault.verify(threads: 2).isClean }
-        print(String(format: "verify: %.3f s, %@", time, clean ? "clean" : "findings"))
+        print(String(format: "verify: %.3f s, %@; raw: %.3f s; verify at %.0f%% of raw", time, clean ? "clean" : "findings", raw, raw / time * 100))
     }
     exit(0)
 }

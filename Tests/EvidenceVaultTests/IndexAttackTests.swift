@@ -23,11 +23,32 @@ struct IndexAttackTests {
             let doc = try fresh.add(sampleBytes(300))
             try fresh.sql("UPDATE documents SET \(column) = ? WHERE id = ?", [value, Data(doc.id.rawValue)])
             let findings = fresh.findings()
-            #expect(findings.contains { $0.hasPrefix("index row documents/\(doc.id.hex)") && $0.contains(expected) }, "\(findings)")
+            // Exactly the edited column is named (derived again from the event, not guessed from short hashes).
+            #expect(findings.contains { $0 == "index row documents/\(doc.id.hex): \(expected) differ(s) from ledger event \(doc.sequence)" },
+                    "\(findings)")
         }
         try env.sql("UPDATE cases SET sealed_title = ? WHERE id = ?", [Data(try Random.bytes(40)), Data(env.caseID.rawValue)])
         #expect(env.findings().contains { $0.contains("index row cases/\(env.caseID.hex)") && $0.contains("sealed_title") })
         _ = id
+    }
+
+    @Test("C21: a column added to a table, and a row stored twice in a table rebuilt without its key, are named")
+    func addedColumnAndDuplicateRow() throws {
+        let widened = try TestVault()
+        let document = try widened.add(sampleBytes(300))
+        try widened.sql("ALTER TABLE documents ADD COLUMN note TEXT DEFAULT 'x'", [])
+        #expect(widened.findings().contains { $0 == "index row documents/\(document.id.hex): note differ(s) from ledger event \(document.sequence)" },
+                "\(widened.findings())")
+
+        let doubled = try TestVault()
+        let added = try doubled.add(sampleBytes(300))
+        try doubled.sql("CREATE TABLE copy AS SELECT * FROM documents", [])
+        try doubled.sql("DROP TABLE documents", [])
+        try doubled.sql("ALTER TABLE copy RENAME TO documents", [])
+        try doubled.sql("INSERT INTO documents SELECT * FROM documents", [])
+        let findings = doubled.findings()
+        #expect(findings.contains { $0 == "index row documents/\(added.id.hex): is stored twice" }, "\(findings)")
+        #expect(!findings.contains { $0.contains("is missing") }, "\(findings)")
     }
 
     @Test("C22: a document moved to another case or group by editing rows is detected; reads follow the ledger")

@@ -4,72 +4,106 @@ import VaultCrypto
 
 /// One row of a projection table, in a form that can be compared between what
 /// the ledger implies and what the database holds.
-struct IndexRow: Hashable {
+struct IndexRow {
     /// The table.
     let table: String
-    /// Primary-key columns, in order.
-    let key: [String]
-    /// Every column and its value.
-    let columns: [String: DatabaseValue]
+    /// Every column and its value, in name order (`IndexRow.precedes`).
+    let columns: [(name: String, value: DatabaseValue)]
+
+    /// Primary-key columns of `table`, in order.
+    var keyColumns: [String] { Self.primaryKeys[table] ?? [] }
+
+    /// The row's table and primary-key values: what names it, and what the
+    /// index comparison looks it up by.
+    struct Key: Hashable {
+        /// Position of the table in `Schema.projectionTables`.
+        let table: UInt8
+        /// The canonical bytes (`IndexRow.canonicalBytes`) of each key value, each after its length.
+        let values: [UInt8]
+
+        init(table: String, values: [DatabaseValue]) {
+            self.table = UInt8(Schema.projectionTables.firstIndex(of: table) ?? 255)
+            var encoded: [UInt8] = []
+            for value in values { IndexRow.appendCanonical(value, to: &encoded) }
+            self.values = encoded
+        }
+    }
+
+    /// This row's key.
+    var key: Key { Key(table: table, values: keyValues) }
 
     /// `table/keyhex[/keyhex]`, naming the row in findings.
-    var name: String {
-        "\(table)/" + key.map { column in
-            if case .blob(let data) = columns[column]?.storage { return Hex.encode(data) }
-            return columns[column]?.description ?? "?"
+    var name: String { Self.name(table: table, keyValues: keyValues) }
+
+    private var keyValues: [DatabaseValue] {
+        keyColumns.map { column in columns.first { $0.name == column }?.value ?? .null }
+    }
+
+    /// `table/keyhex[/keyhex]` for a row of `table` with these primary-key values.
+    static func name(table: String, keyValues: [DatabaseValue]) -> String {
+        "\(table)/" + keyValues.map { value in
+            if case .blob(let data) = value.storage { return Hex.encode(data) }
+            return value.description
         }.joined(separator: "/")
     }
 
-    /// A row reduced to digests, so that `verify` can hold every row the ledger
-    /// implies without holding their sealed bytes (THREATS.md 46).
-    struct Digest {
-        /// SHA-256 over every column name and value, in name order: rows are equal when these are.
-        let row: [UInt8]
-        /// A short hash of each column's value, in name order, to name the columns that differ
-        /// once `row` says the rows differ. Swift's `Hasher` (SipHash, seeded at random per
-        /// process): both sides are hashed in the same process, and equality is never decided by it.
-        let columns: [(name: String, hash: Int)]
-
-        /// The columns whose values differ from `other`'s (nothing if the rows are equal).
-        func differingColumns(from other: Digest) -> [String] {
-            guard row != other.row else { return [] }
-            let mine = Dictionary(columns.map { ($0.name, $0.hash) }, uniquingKeysWith: { first, _ in first })
-            let theirs = Dictionary(other.columns.map { ($0.name, $0.hash) }, uniquingKeysWith: { first, _ in first })
-            let names = Set(mine.keys).union(theirs.keys).filter { mine[$0] != theirs[$0] }.sorted()
-            return names.isEmpty ? ["the row"] : names
-        }
+    /// Column-name order of rows and digests: the names' UTF-8 bytes, compared as bytes.
+    static func precedes(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
     }
 
-    /// This row's digests.
-    var digest: Digest {
-        var whole = SHA256Stream()
-        var perColumn: [(String, Int)] = []
-        perColumn.reserveCapacity(columns.count)
-        var encoded: [UInt8] = []
-        for name in columns.keys.sorted() {
-            encoded.removeAll(keepingCapacity: true)
-            let value = Self.canonicalBytes(columns[name] ?? .null)
-            encoded.append(UInt8(name.utf8.count))
-            encoded.append(contentsOf: name.utf8)
-            withUnsafeBytes(of: UInt32(value.count).bigEndian) { encoded.append(contentsOf: $0) }
-            encoded.append(contentsOf: value)
-            whole.update(encoded)
-            var short = Hasher()
-            value.withUnsafeBytes { short.combine(bytes: $0) }
-            perColumn.append((name, short.finalize()))
+    /// SHA-256 over every column name and value, in name order: rows are equal
+    /// when their digests are. `verify` holds one per row the ledger implies,
+    /// not the sealed bytes (THREATS.md 46). `buffer` is scratch space, reused.
+    static func digest(of columns: some Sequence<(name: String, value: DatabaseValue)>, hasher: SHA256Hasher,
+                       buffer: inout [UInt8]) -> SHA256Digest {
+        buffer.removeAll(keepingCapacity: true)
+        for (name, value) in columns {
+            buffer.append(UInt8(truncatingIfNeeded: name.utf8.count))
+            buffer.append(contentsOf: name.utf8)
+            appendCanonical(value, to: &buffer)
         }
-        return Digest(row: whole.finalize(), columns: perColumn)
+        return buffer.withUnsafeBytes { hasher.hash($0) }
     }
 
-    /// A type tag and the value's bytes.
-    private static func canonicalBytes(_ value: DatabaseValue) -> [UInt8] {
+    /// This row's digest.
+    func digest(hasher: SHA256Hasher, buffer: inout [UInt8]) -> SHA256Digest {
+        Self.digest(of: columns, hasher: hasher, buffer: &buffer)
+    }
+
+    /// The columns whose values differ from `stored` (in name order), "the row"
+    /// if the two have the same values but not the same columns.
+    func differingColumns(from stored: [(name: String, value: DatabaseValue)]) -> [String] {
+        var mine: [String: [UInt8]] = [:], theirs: [String: [UInt8]] = [:]
+        for (name, value) in columns { mine[name] = Self.canonical(value) }
+        for (name, value) in stored { theirs[name] = Self.canonical(value) }
+        let names = Set(mine.keys).union(theirs.keys).filter { mine[$0] != theirs[$0] }.sorted(by: Self.precedes)
+        return names.isEmpty ? ["the row"] : names
+    }
+
+    /// A value's canonical bytes: its length (4 bytes, big-endian), a type tag and the value's bytes.
+    static func appendCanonical(_ value: DatabaseValue, to buffer: inout [UInt8]) {
+        func length(_ count: Int) {
+            withUnsafeBytes(of: UInt32(truncatingIfNeeded: count + 1).bigEndian) { buffer.append(contentsOf: $0) }
+        }
         switch value.storage {
-        case .null: return [0]
-        case .int64(let number): return [1] + withUnsafeBytes(of: number.bigEndian, Array.init)
-        case .double(let number): return [2] + withUnsafeBytes(of: number.bitPattern.bigEndian, Array.init)
-        case .string(let text): return [3] + Array(text.utf8)
-        case .blob(let data): return [4] + Array(data)
+        case .null:
+            length(0); buffer.append(0)
+        case .int64(let number):
+            length(8); buffer.append(1); withUnsafeBytes(of: number.bigEndian) { buffer.append(contentsOf: $0) }
+        case .double(let number):
+            length(8); buffer.append(2); withUnsafeBytes(of: number.bitPattern.bigEndian) { buffer.append(contentsOf: $0) }
+        case .string(let text):
+            length(text.utf8.count); buffer.append(3); buffer.append(contentsOf: text.utf8)
+        case .blob(let data):
+            length(data.count); buffer.append(4); buffer.append(contentsOf: data)
         }
+    }
+
+    private static func canonical(_ value: DatabaseValue) -> [UInt8] {
+        var bytes: [UInt8] = []
+        appendCanonical(value, to: &bytes)
+        return bytes
     }
 
     static let primaryKeys: [String: [String]] = [
@@ -79,30 +113,27 @@ struct IndexRow: Hashable {
         "case_generations": ["case_id", "generation"], "reencryptions": ["seq"], "confirmations": ["group_id", "epoch", "fingerprint"],
     ]
 
-    init(table: String, _ columns: [String: DatabaseValueConvertible]) {
+    init(table: String, _ columns: KeyValuePairs<String, DatabaseValueConvertible>) {
         self.table = table
-        self.key = Self.primaryKeys[table] ?? []
-        self.columns = columns.mapValues { $0.databaseValue }
-    }
-
-    init(table: String, row: Row) {
-        self.table = table
-        self.key = Self.primaryKeys[table] ?? []
-        var columns: [String: DatabaseValue] = [:]
-        for (name, value) in row { columns[name] = value }
-        self.columns = columns
+        self.columns = columns.map { (name: $0.key, value: $0.value.databaseValue) }.sorted { Self.precedes($0.name, $1.name) }
     }
 
     /// Inserts the row (identities already present are kept: first event wins).
     func insert(_ db: Database) throws {
-        let names = columns.keys.sorted()
         let verb = table == "identities" ? "INSERT OR IGNORE" : "INSERT"
-        let sql = "\(verb) INTO \(table) (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))"
-        try db.execute(sql: sql, arguments: StatementArguments(names.map { columns[$0] ?? .null }))
+        let sql = "\(verb) INTO \(table) (\(columns.map(\.name).joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
+        try db.execute(sql: sql, arguments: StatementArguments(columns.map(\.value)))
     }
 
     /// The rows an event implies, given the state before it (Docs/FORMAT.md §9).
     static func rows(for event: Event, before state: LedgerState) -> [IndexRow] {
+        rows(for: event, admitsIdentity: { state.identities[$0] == nil })
+    }
+
+    /// The rows an event implies; `admitsIdentity` says whether the identity a
+    /// `member.add` names is new to the ledger (only then does it imply an
+    /// `identities` row).
+    static func rows(for event: Event, admitsIdentity: (Fingerprint) -> Bool) -> [IndexRow] {
         let seq = Int64(bitPattern: event.sequence)
         let time = Int64(bitPattern: event.time)
         let actor = Data(event.actor.rawValue)
@@ -124,7 +155,7 @@ struct IndexRow: Hashable {
             var rows = [IndexRow(table: "members", ["group_id": Data(groupID.rawValue), "fingerprint": Data(member.fingerprint.rawValue),
                                                     "role": role.description, "epoch": Int64(epoch), "wrap": Data(wrap),
                                                     "added_by": actor, "added": time, "seq": seq])]
-            if state.identities[member.fingerprint] == nil { rows.append(identityRow(member, seq: seq)) }
+            if admitsIdentity(member.fingerprint) { rows.append(identityRow(member, seq: seq)) }
             return rows
         case .caseCreated(let caseID, let groupID, let epoch, let generation, let wrappedKey, let reference, let title, let commitment):
             return (commitment.map { [generationRow(caseID: caseID, generation: generation, epoch: epoch, wrappedKey: wrappedKey,

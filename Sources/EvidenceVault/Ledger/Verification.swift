@@ -103,9 +103,11 @@ extension Vault {
         // as digests, and the stored rows read with a cursor: memory does not grow
         // with the size of sealed fields (THREATS.md 46).
         var clock = EventTimes(now: now)
+        var background: BackgroundChecks?
         do {
             try database.read { db in
-                var implied: [String: (IndexRow.Digest, UInt64)] = [:]
+                let storedCount = (try? Int.fetchOne(db, sql: "SELECT max(seq) FROM events")).flatMap { $0 }.map { $0 + 1 } ?? 0
+                var implied = ImpliedIndex(expectedRows: min(storedCount, 1 << 24))
                 let rows = try StoredEvent.fetch(db)
                 var broken = false
                 var run: [StoredEvent] = []
@@ -147,7 +149,7 @@ extension Vault {
                             continue
                         }
                         if let flag = clock.flag(event) { timeFlags.append(Finding(object: object, problem: flag)) }
-                        for indexRow in rowsBefore { implied[indexRow.name] = (indexRow.digest, event.sequence) }
+                        implied.record(rowsBefore, sequence: event.sequence)
                     }
                 }
                 while let row = try rows.next() {
@@ -165,7 +167,9 @@ extension Vault {
                 if broken {
                     findings.append(Finding(object: "ledger", problem: "replay stopped at the first broken event; \(stored - Int(state.count)) event(s) from there on are unverified"))
                 }
-                findings += Self.compareIndex(db, implied: implied)
+                // The blobs (on all cores) and the folders are checked while the index is compared here.
+                background = BackgroundChecks(self, state: state, threads: threads)
+                findings += implied.compare(with: db)
             }
         } catch {
             findings.append(Finding(object: "ledger", problem: "cannot be read: \(error)"))
@@ -191,16 +195,15 @@ extension Vault {
             findings.append(Finding(object: "vault", problem: "not trusted on this machine, yet it reuses \(reuse.joined(separator: "; ")) of a vault this machine knows: it may be an impostor"))
         }
 
-        // 2. Blobs, on all cores.
-        let documents = state.documents.values.sorted { $0.sequence < $1.sequence }
-        let results = BlobChecker.check(documents, store: blobs, threads: threads)
+        // 2. Blobs, on all cores, and 3. files that no event names and entries
+        // that are not what evault makes (begun while the index was compared,
+        // unless the ledger could not be read).
+        let checked = (background ?? BackgroundChecks(self, state: state, threads: threads)).wait()
         let keys = reader.map { keyRing(for: $0, state: state) }
-        for finding in results.findings {
-            findings.append(keys.flatMap { locateDamage(finding, documents: documents, keys: $0) } ?? finding)
+        for finding in checked.blobs.findings {
+            findings.append(keys.flatMap { locateDamage(finding, documents: checked.documents, keys: $0) } ?? finding)
         }
-
-        // 3. Files that no event names, and entries that are not what evault makes.
-        findings += strayEntries(named: state.blobNames, superseded: state.supersededBlobs)
+        findings += checked.strays
 
         // 4. With a reader's key: every wrap and sealed field the reader is entitled to opens.
         if let keys { findings += sealedFieldFindings(keys) }
@@ -220,43 +223,10 @@ extension Vault {
         let creator = state.creator.flatMap { state.identities[$0] }
         return VerificationReport(vaultID: state.vaultID, creator: creator, genesisHash: state.genesisHash,
                                   eventsVerified: state.count, eventsStored: stored,
-                                  headHash: state.headHash, documentsChecked: documents.count, bytesHashed: results.bytes,
+                                  headHash: state.headHash, documentsChecked: checked.documents.count, bytesHashed: checked.blobs.bytes,
                                   anchor: .init(comparedAgainst: entry.map { ($0.headSequence, $0.headHash) }, trusted: entry != nil,
                                                 rememberedNewHead: remembered),
                                   findings: findings, timeFlags: timeFlags)
-    }
-
-    /// Compares the stored index rows, read with a cursor, with the digests the ledger implies.
-    private static func compareIndex(_ db: Database, implied: [String: (IndexRow.Digest, UInt64)]) -> [Finding] {
-        var findings: [Finding] = []
-        var seen = Set<String>()
-        do {
-            // A vault last written by an older evault lacks the newer tables; a
-            // read never migrates, so rows they would hold are reported missing.
-            for table in Schema.projectionTables where try db.tableExists(table) {
-                let rows = try Row.fetchCursor(db, sql: "SELECT * FROM \(table)")
-                while let row = try rows.next() {
-                    let actual = IndexRow(table: table, row: row)
-                    seen.insert(actual.name)
-                    guard let (expected, sequence) = implied[actual.name] else {
-                        findings.append(Finding(object: "index row \(actual.name)", problem: "is not backed by any ledger event (injected or framed)"))
-                        continue
-                    }
-                    let differing = expected.differingColumns(from: actual.digest)
-                    if !differing.isEmpty {
-                        findings.append(Finding(object: "index row \(actual.name)",
-                                                problem: "\(differing.joined(separator: ", ")) differ(s) from ledger event \(sequence)"))
-                    }
-                }
-            }
-        } catch {
-            findings.append(Finding(object: "index", problem: "cannot be read: \(error)"))
-            return findings
-        }
-        for (name, (_, sequence)) in implied.sorted(by: { $0.key < $1.key }) where !seen.contains(name) {
-            findings.append(Finding(object: "index row \(name)", problem: "is missing: ledger event \(sequence) implies it"))
-        }
-        return findings
     }
 
     /// Opens, with the reader's keys, everything the reader is entitled to, and names what does not open.
@@ -316,6 +286,40 @@ extension Vault {
     }
 }
 
+/// Verify's checks of the blob folder, run on their own thread (the blobs on
+/// `threads` more) while the caller compares the index: every blob of the
+/// replayed state, then the entries of the vault folder and of `blobs/`.
+final class BackgroundChecks: @unchecked Sendable {
+    struct Results {
+        /// The documents checked, in ledger order.
+        let documents: [LedgerState.Document]
+        let blobs: BlobChecker.Results
+        let strays: [Finding]
+    }
+
+    private let done = DispatchSemaphore(value: 0)
+    private var results: Results?
+
+    init(_ vault: Vault, state: LedgerState, threads: Int) {
+        let documents = state.documents.values.sorted { $0.sequence < $1.sequence }
+        let blobNames = state.blobNames, superseded = state.supersededBlobs
+        let thread = Thread { [self] in
+            let blobs = BlobChecker.check(documents, store: vault.blobs, threads: threads)
+            results = Results(documents: documents, blobs: blobs, strays: vault.strayEntries(named: blobNames, superseded: superseded))
+            done.signal()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// The results, once both checks are done.
+    func wait() -> Results {
+        done.wait()
+        done.signal()
+        return results!
+    }
+}
+
 /// Hashes blobs in parallel and compares them with the ledger.
 enum BlobChecker {
     struct Results {
@@ -333,8 +337,9 @@ enum BlobChecker {
             DispatchQueue.global().async(group: group) {
                 let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
                 defer { buffer.deallocate() }
+                let hasher = SHA256Hasher()
                 while let index = next.take(below: records.count) {
-                    let (finding, hashed) = checkOne(records[index], store: store, buffer: buffer)
+                    let (finding, hashed) = checkOne(records[index], store: store, buffer: buffer, hasher: hasher)
                     lock.lock()
                     perDocument[index] = finding
                     bytes += hashed
@@ -346,8 +351,13 @@ enum BlobChecker {
         return Results(findings: perDocument.compactMap { $0 }, bytes: bytes)
     }
 
-    static func checkOne(_ record: LedgerState.Document, store: BlobStore, buffer: UnsafeMutableRawBufferPointer) -> (Finding?, UInt64) {
-        let object = "document \(record.documentID.hex)"
+    static let hashMismatch = "blob SHA-256 does not match the ledger: the content differs from what was recorded (bit rot or tampering)"
+
+    /// Checks one blob: present, a regular file, of the recorded size and SHA-256.
+    /// A blob that fits in `buffer` is hashed in one call of `hasher` (most are small).
+    static func checkOne(_ record: LedgerState.Document, store: BlobStore, buffer: UnsafeMutableRawBufferPointer,
+                         hasher: SHA256Hasher) -> (Finding?, UInt64) {
+        var object: String { "document \(record.documentID.hex)" }
         let file: ReadableFile
         do { file = try store.open(record.blobHash, what: "blob") } catch let error as VaultError where error.kind == .notFound {
             return (Finding(object: object, problem: "its blob \(Hex.encode(record.blobHash)) is missing"), 0)
@@ -357,11 +367,23 @@ enum BlobChecker {
         guard file.size == record.blobSize else {
             return (Finding(object: object, problem: "blob is \(file.size) bytes, the ledger records \(record.blobSize) (truncated or extended)"), 0)
         }
+        if record.blobSize <= UInt64(buffer.count) {
+            let got: Int
+            do { got = try file.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<Int(record.blobSize)])) } catch {
+                return (Finding(object: object, problem: "blob cannot be read: \(error)"), 0)
+            }
+            guard hasher.hash(UnsafeRawBufferPointer(rebasing: buffer[0..<got])).bytes == record.blobHash else {
+                return (Finding(object: object, problem: hashMismatch), UInt64(got))
+            }
+            return (nil, UInt64(got))
+        }
         var hash = SHA256Stream()
         var total: UInt64 = 0
         do {
-            while true {
-                let got = try file.readFully(into: buffer)
+            // Exactly the size fstat gave (and the ledger records): no read is spent finding the end.
+            while total < record.blobSize {
+                let want = Int(min(UInt64(buffer.count), record.blobSize - total))
+                let got = try file.readFully(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
                 if got == 0 { break }
                 hash.update(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
                 total += UInt64(got)
@@ -369,10 +391,7 @@ enum BlobChecker {
         } catch {
             return (Finding(object: object, problem: "blob cannot be read: \(error)"), total)
         }
-        guard hash.finalize() == record.blobHash else {
-            let headerNote = "the content differs from what was recorded (bit rot or tampering)"
-            return (Finding(object: object, problem: "blob SHA-256 does not match the ledger: \(headerNote)"), total)
-        }
+        guard hash.finalize() == record.blobHash else { return (Finding(object: object, problem: hashMismatch), total) }
         return (nil, total)
     }
 }
@@ -427,7 +446,7 @@ extension Vault {
     func strayEntries(named blobNames: Set<String>, superseded: [String: UInt64] = [:]) -> [Finding] {
         var findings: [Finding] = []
         do {
-            for (name, type) in try folderHandle.entries().sorted(by: { $0.name < $1.name }) {
+            for (name, type) in try folderHandle.entries(kindsOnly: true).sorted(by: { $0.name < $1.name }) {
                 let expected: Bool
                 switch name {
                 case Self.blobFolderName: expected = type == .folder
@@ -443,7 +462,7 @@ extension Vault {
             findings.append(Finding(object: "vault folder", problem: "cannot be listed: \(error)"))
         }
         let entries: [(name: String, type: EntryType)]
-        do { entries = try blobs.entries() } catch {
+        do { entries = try blobs.entries(kindsOnly: true) } catch {
             findings.append(Finding(object: "blob folder", problem: "cannot be used: \(error)"))
             return findings
         }

@@ -48,7 +48,7 @@ public struct BlobStore: Sendable {
     }
 
     /// Every entry in the folder, with its type (not followed).
-    func entries() throws -> [(name: String, type: EntryType)] { try requireHandle().entries() }
+    func entries(kindsOnly: Bool = false) throws -> [(name: String, type: EntryType)] { try requireHandle().entries(kindsOnly: kindsOnly) }
 
     /// Whether `name` is one evault gives a blob: 64 lowercase hex characters.
     static func isBlobName(_ name: String) -> Bool {

@@ -113,7 +113,10 @@ final class FolderHandle: @unchecked Sendable {
     }
 
     /// Every name in the folder except `.` and `..`, with its type (not followed).
-    func entries() throws -> [(name: String, type: EntryType)] {
+    /// With `kindsOnly`, the type comes from the directory entry itself where the
+    /// file system records it (no `fstatat` per entry), and a regular file's size
+    /// and time are then 0: for checks of what an entry is, not of its size or age.
+    func entries(kindsOnly: Bool = false) throws -> [(name: String, type: EntryType)] {
         let copy = dup(descriptor)
         guard copy >= 0, let stream = fdopendir(copy) else {
             if copy >= 0 { close(copy) }
@@ -127,9 +130,26 @@ final class FolderHandle: @unchecked Sendable {
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
             if name == "." || name == ".." { continue }
-            result.append((name, entryType(name)))
+            if kindsOnly, let kind = Self.kind(entry.pointee.d_type) {
+                result.append((name, kind))
+            } else {
+                result.append((name, entryType(name)))
+            }
         }
         return result
+    }
+
+    /// The type a directory entry records, if the file system records one.
+    private static func kind(_ type: UInt8) -> EntryType? {
+        switch Int32(type) {
+        case Int32(DT_REG): return .regular(size: 0, modified: 0)
+        case Int32(DT_DIR): return .folder
+        case Int32(DT_LNK): return .symbolicLink
+        case Int32(DT_FIFO): return .fifo
+        case Int32(DT_SOCK): return .socket
+        case Int32(DT_CHR), Int32(DT_BLK): return .device
+        default: return nil  // DT_UNKNOWN: ask fstatat
+        }
     }
 
     /// Removes the file `name` in this folder (never a folder; a link itself, not its target).
