@@ -212,10 +212,13 @@ public final class Vault: @unchecked Sendable {
         }
         let (state, start): (LedgerState, UInt64)
         do {
-            (state, start) = try replayAndAnchor(from: kept)
-        } catch let damaged as KeptPageError where damaged.superseded {
-            (state, start) = try replayAndAnchor(from: kept)  // another process saved meanwhile: its root
+            do {
+                (state, start) = try replayAndAnchor(from: kept)
+            } catch let damaged as KeptPageError where damaged.superseded {
+                (state, start) = try replayAndAnchor(from: kept)  // another process saved meanwhile: its root
+            }
         } catch let damaged as KeptPageError {
+            // Damaged, or superseded again: verified from genesis instead.
             refuse(kept, damaged)
             (state, start) = try replayAndAnchor(from: nil)
         }
@@ -227,12 +230,14 @@ public final class Vault: @unchecked Sendable {
     /// turns out damaged while `body` reads it, the kept state is dropped and
     /// `body` runs again on a replay from genesis (nothing damaged is ever used).
     func withVerifiedState<T>(for actor: UnlockedIdentity?, _ body: (LedgerState) throws -> T) throws -> T {
-        let state = try replay(for: actor)
         do {
-            return try body(state)
-        } catch let damaged as KeptPageError where damaged.superseded {
-            // Another process saved twice while this one read: start again from its root.
-            return try body(try replay(for: actor))
+            do {
+                return try body(try replay(for: actor))
+            } catch let damaged as KeptPageError where damaged.superseded {
+                // A newer root was saved while this one read (by another process, or by this
+                // replay extending an older kept state): start again from it, once.
+                return try body(try replay(for: actor))
+            }
         } catch let damaged as KeptPageError {
             let kept = keptState(for: actor, pin: try knownVaults?.pin(for: folder))
             refuse(kept, damaged)

@@ -482,6 +482,42 @@ struct KeptStateTests {
         #expect(try machine.reopened().cases(inGroup: "wg", as: machine.lawyer).filter { $0.reference == "CASE-3" }.count == 1)
     }
 
+    @Test("a damaged page the extension of an older kept state does not rewrite is refused, and the answer is a full replay's")
+    func damageBehindAnOlderKeptState() throws {
+        let machine = try Machine(cases: 20)
+        let expected = try machine.answers(as: machine.lawyer, in: try machine.reopened())
+        let path = try machine.keptFile(of: machine.lawyer)
+        let pristine = machine.folder.file("pristine.sqlite")
+        try machine.copyStore(path, to: pristine)
+        // Another member adds to case 5: the lawyer's kept state is now one event behind.
+        try machine.add("later", to: machine.caseIDs[5], as: machine.custodian)
+        let table = try machine.root(pristine).table
+        for (what, hash) in [("case fields", table.caseFieldBuckets[Int(machine.caseIDs[3].rawValue[0])]),
+                             ("case bucket", table.caseBuckets[Int(machine.caseIDs[3].rawValue[0])])] {
+            try machine.copyStore(pristine, to: path)
+            try machine.edit(path) { db in
+                var bytes = Array(try #require(try Data.fetchOne(db, sql: "SELECT bytes FROM pages WHERE hash = ?", arguments: [Data(hash)])))
+                bytes[bytes.count / 2] ^= 0x01
+                try db.execute(sql: "UPDATE pages SET bytes = ? WHERE hash = ?", arguments: [Data(bytes), Data(hash)])
+            }
+            let opened = try machine.reopened()
+            let cases = try opened.cases(inGroup: "wg", as: machine.lawyer).map { "\($0.id.hex) \($0.reference ?? "?")" }
+            #expect(cases == expected.cases, "\(what): case list answers as a full replay")
+            guard case .rejected = opened.keptStateOutcome else {
+                Issue.record("\(what): the damaged page was not reported: \(opened.keptStateOutcome)")
+                continue
+            }
+            try machine.copyStore(pristine, to: path)
+            try machine.edit(path) { db in try db.execute(sql: "DELETE FROM pages WHERE hash = ?", arguments: [Data(hash)]) }
+            let again = try machine.reopened()
+            #expect(try again.documents(inCase: "CASE-3", as: machine.lawyer).isEmpty, "\(what): case 3 holds no documents, as in a full replay")
+            guard case .rejected = again.keptStateOutcome else {
+                Issue.record("\(what): the missing page was not reported: \(again.keptStateOutcome)")
+                continue
+            }
+        }
+    }
+
     @Test("a FIFO, a link or a folder where the kept store or its side files belong, or a schema of someone else's, is refused without hanging")
     func hostileKeptFiles() throws {
         let machine = try Machine(cases: 5)

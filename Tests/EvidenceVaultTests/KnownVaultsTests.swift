@@ -204,6 +204,22 @@ struct KnownVaultsTests {
         #expect(restored.verify().findings.contains { $0.problem.contains("rolled back or cut") })
     }
 
+    @Test("a remembered head beyond any ledger (2^64 - 1, 2^63) is a clear error naming the file, not a crash")
+    func absurdHead() throws {
+        for absurd in [UInt64.max, UInt64(1) << 63] {
+            let anchored = try Anchored()
+            _ = try anchored.open().replay()
+            let file = anchored.state.file("known-vaults.json")
+            var json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as! [String: Any]
+            var vaults = json["vaults"] as! [String: [String: Any]]
+            for id in vaults.keys { vaults[id]!["headSequence"] = absurd }
+            json["vaults"] = vaults
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: file))
+            expectVaultError(.integrity, "known vaults \(file) cannot be read") { _ = try anchored.open().replay() }
+            #expect(try anchored.open().verify().findings.contains { $0.problem.contains("beyond any ledger") })
+        }
+    }
+
     @Test("a ledger cut back by deleting its last events is refused")
     func cutLedger() throws {
         let anchored = try Anchored()

@@ -286,6 +286,10 @@ public final class KnownVaults: @unchecked Sendable {
         do {
             let contents = try JSONDecoder().decode(Contents.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
             guard contents.version == 1 else { throw VaultError(.integrity, "unsupported version \(contents.version)") }
+            // A ledger's sequence numbers are SQLite integers: a head beyond them is no head this machine saw.
+            for (id, entry) in contents.vaults where entry.headSequence >= UInt64(Int64.max) {
+                throw VaultError(.integrity, "vault \(TextEscaping.escape(id)) has head sequence \(entry.headSequence), beyond any ledger")
+            }
             return contents
         } catch {
             throw VaultError(.integrity, "the list of known vaults \(path) cannot be read: \(error)",
