@@ -47,11 +47,12 @@ extension LedgerState {
     func resolveCase(_ text: String, keys: KeyRing?) throws -> Case {
         // A full case id names that case: no reference can be 32 hex characters
         // (`Vault.createCases` refuses them), so none is looked up.
-        if let id = ObjectID(hex: text), let found = try lookupCase(id) { return found }
-        let byID = try ObjectID(hex: text).flatMap { try lookupCase($0) }.map { [$0] } ?? []
-        let byReference = try keys.map { try $0.cases(withReference: text) } ?? []
-        let byPrefix = try casesWithIDPrefix(text)
-        let candidates = Set(byReference.map(\.id)).union(byPrefix.map(\.id)).union(byID.map(\.id))
+        // White space around an id, or full-width digits, do not make it another text.
+        let idForm = Vault.lookupForm(text)
+        if let id = ObjectID(hex: idForm), let found = try lookupCase(id) { return found }
+        let byReference = try keys.map { try $0.cases(withReferenceLike: text) } ?? []
+        let byPrefix = try casesWithIDPrefix(idForm)
+        let candidates = Set(byReference.map(\.id)).union(byPrefix.map(\.id))
         guard candidates.count <= 1 else {
             throw VaultError(.invalidInput, "the case given matches \(candidates.count) cases (by reference or id prefix)",
                              hint: "give the full 32-character case id")
@@ -321,9 +322,14 @@ final class KeyRing {
     }
 
     /// The cases the actor can read whose sealed reference is exactly `reference`.
-    func cases(withReference reference: String) throws -> [LedgerState.Case] {
-        try state.allCases().filter { theCase in
-            try canRead(theCase) && readableReference(of: theCase) == reference
+    /// The readable cases whose reference cannot be told apart from `reference`
+    /// (`MemberName`): a ledger may hold look-alikes (written before they were
+    /// refused, or by another client), and a lookup that meets two is ambiguous.
+    func cases(withReferenceLike reference: String) throws -> [LedgerState.Case] {
+        let wanted = MemberName.keys(reference)
+        return try state.allCases().filter { theCase in
+            guard try canRead(theCase), let stored = try readableReference(of: theCase) else { return false }
+            return stored == reference || !MemberName.keys(stored).isDisjoint(with: wanted)
         }
     }
 

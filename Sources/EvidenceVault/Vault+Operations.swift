@@ -170,6 +170,12 @@ extension Vault {
         return created
     }
 
+    /// A case argument as lookups read it for ids and id prefixes: compatibility
+    /// forms folded (full-width digits are digits) and white space around it dropped.
+    static func lookupForm(_ text: String) -> String {
+        text.precomposedStringWithCompatibilityMapping.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Opens several cases in one transaction (all or none), e.g. when a group
     /// imports its case list: the references already in use are read once, not
     /// once per new case.
@@ -179,8 +185,12 @@ extension Vault {
                 throw VaultError(.invalidInput, "a case reference is 1 to \(Self.maxReferenceLength) bytes and a title at most \(Self.maxCaseTitleLength)")
             }
             try TextRules.requirePrintable(reference, what: "the case reference")
+            // White space around a reference is invisible in every listing (and a lookup ignores it).
+            guard reference.trimmingCharacters(in: .whitespacesAndNewlines) == reference else {
+                throw VaultError(.invalidInput, "a case reference may not begin or end with white space")
+            }
             // A full case id always names that case (`resolveCase`): a reference may not look like one.
-            guard ObjectID(hex: reference) == nil else {
+            guard ObjectID(hex: Self.lookupForm(reference)) == nil else {
                 throw VaultError(.invalidInput, "a case reference may not be 32 hexadecimal characters (it would read as a case id)")
             }
             try TextRules.requirePrintable(title, what: "the case title")
@@ -190,16 +200,20 @@ extension Vault {
             let group = try state.requireGroup(named: groupName)
             let keys = keyRing(for: actor, state: state)
             let epochKey = try keys.epochKey(in: group, to: "open cases in it")
-            var inUse = Set(try state.allCases().filter(keys.canRead).compactMap { try keys.readableReference(of: $0) })
+            // References are compared as member names are (`MemberName`): one that cannot be
+            // told apart from a reference in use is refused, as that reference itself is.
+            var inUse = Set(try state.allCases().filter(keys.canRead).compactMap { try keys.readableReference(of: $0) }.flatMap(MemberName.keys))
             return try zip(cases, made).map { item, ids in
                 let (reference, title) = item
                 let (caseID, caseKey) = ids
-                if !(try state.casesWithIDPrefix(reference)).isEmpty {
+                if !(try state.casesWithIDPrefix(Self.lookupForm(reference))).isEmpty {
                     throw VaultError(.invalidInput, "this case reference is also the start of an existing case id; choose another reference")
                 }
-                guard inUse.insert(reference).inserted else {
-                    throw VaultError(.alreadyExists, "a case with this reference already exists in a group you can read")
+                let referenceKeys = MemberName.keys(reference)
+                guard inUse.isDisjoint(with: referenceKeys) else {
+                    throw VaultError(.alreadyExists, "a case with this reference, or one that cannot be told apart from it, already exists in a group you can read")
                 }
+                inUse.formUnion(referenceKeys)
                 return .caseCreated(
                     caseID: caseID, groupID: group.id, epoch: group.epoch, generation: 1,
                     wrappedKey: try KeyWrap.wrapCaseKey(caseKey, under: epochKey, groupID: group.id, caseID: caseID, generation: 1, epoch: group.epoch),

@@ -63,6 +63,47 @@ struct HostileStorageTests {
         #expect(try env.vault.documents(inCase: env.caseID.hex, as: env.lawyer).isEmpty, "the full id finds the case")
     }
 
+    @Test("case references that cannot be told apart are refused, and a lookup that meets look-alikes in the ledger is ambiguous")
+    func lookAlikeReferences() throws {
+        let env = try TestVault()
+        for lookAlike in ["CASE-1 ", " CASE-1", "case-1", "CASE-1\u{00A0}", "ＣＡＳＥ-1", "CASE\u{2010}1", "CASE-l"] {
+            expectVaultError(lookAlike.trimmingCharacters(in: .whitespacesAndNewlines) == lookAlike ? .alreadyExists : .invalidInput) {
+                _ = try env.vault.createCase(inGroup: "wg", reference: lookAlike, as: env.lawyer)
+            }
+        }
+        // An id with white space around it, or in full-width digits, is still that id, never a reference.
+        for disguised in [env.caseID.hex + " ", env.caseID.hex.uppercased().applyingTransform(.fullwidthToHalfwidth, reverse: true)!] {
+            expectVaultError(.invalidInput) { _ = try env.vault.createCase(inGroup: "other", reference: disguised, as: env.outsider) }
+        }
+        // A member of another group, who cannot see CASE-1, writes look-alikes with a client of their own.
+        func forge(_ reference: String) throws {
+            try env.vault.appendEvents(as: env.outsider) { state in
+                let group = try state.requireGroup(named: "other")
+                let keys = env.vault.keyRing(for: env.outsider, state: state)
+                let epochKey = try keys.epochKey(in: group, to: "forge")
+                let caseID = try ObjectID.random(), caseKey = try CaseKey.random()
+                return [.caseCreated(
+                    caseID: caseID, groupID: group.id, epoch: group.epoch, generation: 1,
+                    wrappedKey: try KeyWrap.wrapCaseKey(caseKey, under: epochKey, groupID: group.id, caseID: caseID, generation: 1, epoch: group.epoch),
+                    sealedReference: try KeyWrap.sealField(Array(reference.utf8), caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "reference"),
+                    sealedTitle: try KeyWrap.sealField([], caseKey: caseKey, caseID: caseID, objectID: caseID, version: 1, field: "title"),
+                    commitment: try KeyCommitment.caseKey(caseKey, groupID: group.id, caseID: caseID, generation: 1, epoch: group.epoch,
+                                                          previous: KeyCommitment.none))]
+            }
+        }
+        try forge(env.caseID.hex + " ")
+        try forge("case-1")
+        // The custodian reads both groups: the id with a space is still CASE-1; the reference meets two cases and is refused.
+        let path = env.folder.file("evidence")
+        try Data(sampleBytes(100)).write(to: URL(fileURLWithPath: path))
+        let added = try env.vault.addDocuments([NewDocument(path: path, kind: .other)], toCase: env.caseID.hex + " ", as: env.custodian)
+        #expect(added.map(\.caseID) == [env.caseID], "filed in the case whose id was given")
+        expectVaultError(.invalidInput, "matches 2 cases") {
+            _ = try env.vault.addDocuments([NewDocument(path: path, kind: .other)], toCase: "CASE-1", as: env.custodian)
+        }
+        #expect(try env.vault.documents(inCase: "CASE-1", as: env.lawyer).count == 1, "the lawyer, who reads one of them, still finds CASE-1")
+    }
+
     @Test("an export to a folder is refused before anything is recorded")
     func exportToFolder() throws {
         let env = try TestVault()

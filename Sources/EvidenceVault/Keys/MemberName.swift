@@ -93,6 +93,8 @@ public enum MemberName {
 
     /// Look-alikes of lowercase Latin letters (after case folding), from UTS #39's confusables.
     private static let confusables: [UInt32: String] = [
+        // Dashes and the minus sign, read as the ASCII hyphen-minus (case references are full of them)
+        0x2010: "-", 0x2011: "-", 0x2012: "-", 0x2013: "-", 0x2014: "-", 0x2015: "-", 0x2043: "-", 0x2212: "-", 0xFE58: "-",
         // Cyrillic
         0x0430: "a", 0x0435: "e", 0x043E: "o", 0x0440: "p", 0x0441: "c", 0x0443: "y", 0x0445: "x", 0x0456: "i",
         0x0458: "j", 0x0455: "s", 0x04BB: "h", 0x0501: "d", 0x051B: "q", 0x051D: "w", 0x043A: "k", 0x0432: "b",
