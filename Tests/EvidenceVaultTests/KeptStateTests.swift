@@ -559,6 +559,29 @@ struct KeptStateTests {
         }
     }
 
+    @Test("an empty kept store (a first save killed before its schema) is no kept state, not an altered one; an oversized root is refused unread")
+    func emptyAndOversizedStores() throws {
+        let machine = try Machine(cases: 3)
+        let path = try machine.keptFile(of: machine.lawyer)
+        KeptStore.remove(path)
+        #expect(FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]))
+        let opened = try machine.reopened()
+        #expect(try opened.documents(inCase: machine.caseIDs[0].hex, as: machine.lawyer).count == 3)
+        #expect(opened.keptStateOutcome == .absent, "\(opened.keptStateOutcome)")
+        #expect(try machine.root(path).state.count == machine.vault.replay().count, "kept anew by that command")
+
+        try machine.edit(path) { db in
+            try db.execute(sql: "UPDATE root SET bytes = zeroblob(?)", arguments: [KeptStore.maxRecordLength + 1])
+        }
+        let oversized = try machine.reopened()
+        #expect(try oversized.documents(inCase: machine.caseIDs[0].hex, as: machine.lawyer).count == 3)
+        guard case .rejected(let why) = oversized.keptStateOutcome else {
+            Issue.record("an oversized root was not refused: \(oversized.keptStateOutcome)")
+            return
+        }
+        #expect(why.contains("at most 64 MiB"), "\(why)")
+    }
+
     @Test("a state loaded before two saves by others still reads its pages")
     func concurrentSaves() throws {
         let machine = try Machine(cases: 5)

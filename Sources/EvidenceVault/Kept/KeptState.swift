@@ -58,7 +58,7 @@ struct KeptState {
         do {
             try Self.requireOwnFolder((path as NSString).deletingLastPathComponent)
             guard let opened = try KeptStore.openForReading(path) else { return (nil, .absent) }
-            guard let found = try opened.root() else { return (nil, .rejected("has no root")) }
+            guard let found = try opened.root() else { return (nil, .rejected("has no root, or one that is not a BLOB of at most \(KeptStore.maxRecordLength >> 20) MiB")) }
             store = opened
             root = found
         } catch {

@@ -63,6 +63,7 @@ final class KeptStore: @unchecked Sendable {
         switch try store.schemaObjects() {
         case ownSchemaObjects: return store
         case firstSchemaObjects: return nil  // an older layout of ours: kept anew by the next save, without a warning
+        case []: return nil  // empty: a first save killed before its schema committed (nothing to warn about)
         default: throw FileProblem.foreignSchema
         }
     }
@@ -112,13 +113,18 @@ final class KeptStore: @unchecked Sendable {
         try schemaObjects() == Self.ownSchemaObjects
     }
 
-    /// The root's tag and bytes.
+    /// Largest root or page read (a root holds every key commitment: 32 bytes a
+    /// case, so 64 MiB is two million cases); a larger one is not read at all.
+    static let maxRecordLength = 64 << 20
+
+    /// The root's tag and bytes (nil if missing, not BLOBs, or larger than `maxRecordLength`).
     func root() throws -> (tag: [UInt8], bytes: [UInt8])? {
         try connection.read { db in
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT CASE WHEN typeof(tag) = 'blob' THEN tag END AS tag, CASE WHEN typeof(bytes) = 'blob' THEN bytes END AS bytes
+                SELECT CASE WHEN typeof(tag) = 'blob' AND length(tag) <= 64 THEN tag END AS tag,
+                       CASE WHEN typeof(bytes) = 'blob' AND length(bytes) <= ? THEN bytes END AS bytes
                 FROM root WHERE id = 1
-                """),
+                """, arguments: [Self.maxRecordLength]),
                   let tag = row["tag"] as Data?, let bytes = row["bytes"] as Data? else { return nil }
             return (Array(tag), Array(bytes))
         }
@@ -132,8 +138,8 @@ final class KeptStore: @unchecked Sendable {
     /// Several pages, read in one transaction with one prepared statement, each checked as `page(_:)`.
     func pages(_ hashes: [[UInt8]]) throws -> [[UInt8]?] {
         let found = try connection.read { db in
-            let statement = try db.cachedStatement(sql: "SELECT CASE WHEN typeof(bytes) = 'blob' THEN bytes END FROM pages WHERE hash = ?")
-            return try hashes.map { hash in try Data.fetchOne(statement, arguments: [Data(hash)]) }
+            let statement = try db.cachedStatement(sql: "SELECT CASE WHEN typeof(bytes) = 'blob' AND length(bytes) <= ? THEN bytes END FROM pages WHERE hash = ?")
+            return try hashes.map { hash in try Data.fetchOne(statement, arguments: [Self.maxRecordLength, Data(hash)]) }
         }
         return zip(found, hashes).map { bytes, hash in
             guard let bytes, SHA256Stream.hash(bytes) == hash else { return nil }
