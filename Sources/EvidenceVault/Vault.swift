@@ -282,15 +282,33 @@ public final class Vault: @unchecked Sendable {
             // This identity verified a ledger that held this head, and kept it under its own key:
             // the vault was cut, rolled back or rewritten, whatever `known-vaults.json` now says.
             keptStateOutcome = .rejected("its head, event \(loaded.count - 1), is not in the ledger")
-            throw keptHeadMissing(loaded, kept)
+            let count = UInt64(max(0, (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? -1) + 1))
+            throw keptHeadMissing(loaded, kept, ledgerCount: count) { sequence in
+                try? Data.fetchOne(db, sql: "SELECT bytes FROM events WHERE seq = ?", arguments: [Int64(clamping: sequence)]).map { SHA256Stream.hash($0) }
+            }
         }
         keptStateOutcome = outcome
         return loaded
     }
 
-    /// The error for a ledger that lacks the head `kept` proves (`loaded` is its state).
-    private func keptHeadMissing(_ loaded: LedgerState, _ kept: KeptState) -> VaultError {
-        Self.anchorError(folder: folder, problem: "does not hold event \(loaded.count - 1) as this identity verified it (its kept ledger state, \(kept.path)): it was rolled back or cut, or its history rewritten")
+    /// The error for a ledger that lacks the head `kept` proves (`loaded` is its
+    /// state), saying which of three it is: another vault (its first event
+    /// differs), a rewritten history (another event at the head's position), or
+    /// a rollback or cut (the ledger ends before it). Only the last may be an
+    /// older copy restored on purpose (`trust --accept-older`).
+    private func keptHeadMissing(_ loaded: LedgerState, _ kept: KeptState, ledgerCount: UInt64,
+                                 hashAt: (UInt64) -> [UInt8]?) -> VaultError {
+        let head = loaded.count - 1
+        let proof = "(its kept ledger state, \(kept.path))"
+        let problem: String
+        if let genesis = loaded.genesisHash, ledgerCount > 0, let first = hashAt(0), first != genesis {
+            problem = "is not the vault this identity verified there \(proof): its first event differs, so it was replaced by another vault"
+        } else if ledgerCount > head {
+            problem = "has a different event \(head) than this identity verified \(proof): its history was rewritten"
+        } else {
+            problem = "does not hold event \(head) as this identity verified it \(proof): it was rolled back or cut"
+        }
+        return Self.anchorError(folder: folder, problem: problem)
     }
 
     /// Refuses a ledger replayed from genesis (`log`, `exposure`; `verify`
@@ -301,7 +319,7 @@ public final class Vault: @unchecked Sendable {
         guard let kept = keptState(for: actor, pin: try knownVaults?.pin(for: folder)) else { return }
         guard case (let loaded?, .used) = kept.load(), loaded.count > 0 else { return }
         guard state.count >= loaded.count, try state.eventHash(at: loaded.count - 1) == loaded.headHash else {
-            throw keptHeadMissing(loaded, kept)
+            throw keptHeadMissing(loaded, kept, ledgerCount: state.count) { try? state.eventHash(at: $0) }
         }
     }
 

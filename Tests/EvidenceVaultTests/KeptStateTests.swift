@@ -455,6 +455,45 @@ struct KeptStateTests {
     /// Found by the fresh review of 2026-12-03: a missing case-field bucket was taken
     /// for cases whose references do not open, so a lookup by reference failed, and
     /// the duplicate-reference check of `case new` let a second case of the same reference in.
+    @Test("against an identity's kept head, another vault at the path and a rewritten history are named as such, not as a rollback to accept")
+    func keptHeadNamesReplacedAndRewritten() throws {
+        let machine = try Machine(cases: 3)
+        _ = try machine.reopened().replay(for: machine.lawyer)
+        let backup = try TemporaryFolder()
+        try FileManager.default.copyItem(atPath: machine.vault.folder, toPath: backup.file("vault"))
+        try machine.add("one more", to: machine.caseIDs[0], as: machine.custodian)
+        _ = try machine.reopened().replay(for: machine.lawyer)  // the lawyer's kept head is now that event
+        func put(_ folder: String) throws {
+            try FileManager.default.removeItem(atPath: machine.vault.folder)
+            try FileManager.default.copyItem(atPath: folder, toPath: machine.vault.folder)
+        }
+        // A fork: the old copy, with another event in the place of the kept head.
+        try put(backup.file("vault"))
+        let input = machine.folder.file("other.txt")
+        try Data("another event".utf8).write(to: URL(fileURLWithPath: input))
+        _ = try Vault.open(at: machine.vault.folder, knownVaults: nil).addDocuments([NewDocument(path: input, kind: .other)],
+                                                                                   toCase: machine.caseIDs[0].hex, as: machine.custodian)
+        do {
+            _ = try machine.reopened().cases(inGroup: "wg", as: machine.lawyer)
+            Issue.record("a rewritten history was used")
+        } catch let error as VaultError {
+            #expect(error.message.contains("history was rewritten") && !(error.hint ?? "").contains("accept-older"), "\(error.message) \(error.hint ?? "")")
+        }
+        // Another vault, one that admits the lawyer, at the same path.
+        let mallory = try UnlockedIdentity.generate(name: "mallory")
+        let forged = try TemporaryFolder()
+        let fake = try Vault.create(at: forged.file("vault"), creator: mallory)
+        try fake.createGroup(named: "wg", as: mallory)
+        try fake.addMember(machine.lawyer.publicIdentity, role: .lawyer, toGroup: "wg", as: mallory)
+        try put(forged.file("vault"))
+        do {
+            _ = try machine.reopened().cases(inGroup: "wg", as: machine.lawyer)
+            Issue.record("another vault was used")
+        } catch let error as VaultError {
+            #expect(error.message.contains("replaced by another vault") && !(error.hint ?? "").contains("accept-older"), "\(error.message) \(error.hint ?? "")")
+        }
+    }
+
     @Test("a damaged case-field bucket is damage for lookups by reference and for the duplicate check, never a case that does not open")
     func damagedFieldBucketIsNotAnUnreadableCase() throws {
         let machine = try Machine(cases: 20)
