@@ -28,6 +28,14 @@ struct EVault: ParsableCommand {
         } catch {
             Terminal.fail("cannot protect this process's secrets: \(error)", hint: nil, status: ExitStatus.failure)
         }
+        // Arguments are file names and texts: one that is not UTF-8 would be read with
+        // U+FFFD in place of its bad bytes, and name another file than the one typed.
+        for index in 1..<Int(CommandLine.argc) {
+            guard let raw = CommandLine.unsafeArgv[index], String(validatingCString: raw) != nil else {
+                Terminal.fail("argument \(index) is not valid UTF-8 (evault reads file names and texts as UTF-8)",
+                              hint: "rename the file, or pass a name without those bytes", status: ExitStatus.usage)
+            }
+        }
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -52,6 +60,8 @@ struct EVault: ParsableCommand {
                 Terminal.fail(SafeText.joined(text.split(separator: "\n", omittingEmptySubsequences: false).map { "\($0)" }, separator: "\n"),
                               hint: nil, status: ExitStatus.usage)
             }
+            // Anything else (never expected): our prefix and the documented failure status.
+            if !(error is ExitCode) { Terminal.fail("\(error)", hint: nil, status: ExitStatus.failure) }
             exit(withError: error)
         }
     }

@@ -136,7 +136,7 @@ struct DocumentJSON: Encodable {
         } else if let problem = document.problem {
             Terminal.line("  Metadata: unreadable with your keys: \(problem)")
         } else {
-            Terminal.line("  Metadata: sealed (give --identity of a lawyer or custodian of the case's group to read it)")
+            Terminal.line("  Metadata: sealed (only lawyers and custodians of the case's group read it: give --identity of one)")
         }
     }
 }

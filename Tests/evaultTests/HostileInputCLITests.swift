@@ -320,6 +320,29 @@ struct HostileInputCLITests {
         #expect(title.status == 1 && title.stderr.contains("at most 1024"), "\(title.stderr)")
     }
 
+    @Test("an argument that is not UTF-8 is refused before anything runs, so no other file is read or written in its place")
+    func nonUTF8Arguments() throws {
+        let setup = try Setup()
+        let source = try setup.file("c\u{FFFD}.txt", Array("evidence".utf8))  // what a lossy reading of c\xff.txt would name
+        for arguments in [#"add REF-1 "$(printf 'c\377.txt')" --kind other"#, #"export 0000 --out "$(printf 'r\377.txt')""#] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "exec \"$0\" " + arguments, CLI.binary]
+            process.currentDirectoryURL = URL(fileURLWithPath: setup.scratch.path)
+            process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            try errors.fileHandleForReading.close()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 64 && text.contains("is not valid UTF-8"), "\(arguments): \(text)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: setup.scratch.path + "/r\u{FFFD}.txt"))
+        #expect(FileManager.default.fileExists(atPath: source))
+    }
+
     private func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
