@@ -322,13 +322,14 @@ struct HostileInputCLITests {
 
     @Test("an argument that is not UTF-8 is refused before anything runs, so no other file is read or written in its place")
     func nonUTF8Arguments() throws {
-        let setup = try Setup()
-        let source = try setup.file("c\u{FFFD}.txt", Array("evidence".utf8))  // what a lossy reading of c\xff.txt would name
+        let scratch = try Scratch()  // refused before any vault or identity is looked at: none is needed
+        let source = scratch.file("c\u{FFFD}.txt")  // what a lossy reading of c\xff.txt would name
+        try Data("evidence".utf8).write(to: URL(fileURLWithPath: source))
         for arguments in [#"add REF-1 "$(printf 'c\377.txt')" --kind other"#, #"export 0000 --out "$(printf 'r\377.txt')""#] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/bin/sh")
             process.arguments = ["-c", "exec \"$0\" " + arguments, CLI.binary]
-            process.currentDirectoryURL = URL(fileURLWithPath: setup.scratch.path)
+            process.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
             process.environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"]
             let errors = Pipe()
             process.standardError = errors
@@ -339,7 +340,7 @@ struct HostileInputCLITests {
             process.waitUntilExit()
             #expect(process.terminationStatus == 64 && text.contains("is not valid UTF-8"), "\(arguments): \(text)")
         }
-        #expect(!FileManager.default.fileExists(atPath: setup.scratch.path + "/r\u{FFFD}.txt"))
+        #expect(!FileManager.default.fileExists(atPath: scratch.file("r\u{FFFD}.txt")))
         #expect(FileManager.default.fileExists(atPath: source))
     }
 
