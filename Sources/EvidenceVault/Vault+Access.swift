@@ -321,7 +321,6 @@ final class KeyRing {
         }
     }
 
-    /// The cases the actor can read whose sealed reference is exactly `reference`.
     /// The readable cases whose reference cannot be told apart from `reference`
     /// (`MemberName`): a ledger may hold look-alikes (written before they were
     /// refused, or by another client), and a lookup that meets two is ambiguous.

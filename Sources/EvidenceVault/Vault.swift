@@ -282,8 +282,7 @@ public final class Vault: @unchecked Sendable {
             // This identity verified a ledger that held this head, and kept it under its own key:
             // the vault was cut, rolled back or rewritten, whatever `known-vaults.json` now says.
             keptStateOutcome = .rejected("its head, event \(loaded.count - 1), is not in the ledger")
-            let count = UInt64(max(0, (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? -1) + 1))
-            throw keptHeadMissing(loaded, kept, ledgerCount: count) { sequence in
+            throw keptHeadMissing(loaded, kept, ledgerCount: try StoredEvent.claimedLength(db)) { sequence in
                 try? Data.fetchOne(db, sql: "SELECT bytes FROM events WHERE seq = ?", arguments: [Int64(clamping: sequence)]).map { SHA256Stream.hash($0) }
             }
         }

@@ -21,8 +21,13 @@ struct IndexRow {
         /// The canonical bytes (`IndexRow.canonicalBytes`) of each key value, each after its length.
         let values: [UInt8]
 
-        init(table: String, values: [DatabaseValue]) {
-            self.table = UInt8(Schema.projectionTables.firstIndex(of: table) ?? 255)
+        /// The position of `table` in `Schema.projectionTables` (255 for any other name).
+        static func code(of table: String) -> UInt8 {
+            UInt8(Schema.projectionTables.firstIndex(of: table) ?? 255)
+        }
+
+        init(table: UInt8, values: [DatabaseValue]) {
+            self.table = table
             var encoded: [UInt8] = []
             for value in values { IndexRow.appendCanonical(value, to: &encoded) }
             self.values = encoded
@@ -30,7 +35,7 @@ struct IndexRow {
     }
 
     /// This row's key.
-    var key: Key { Key(table: table, values: keyValues) }
+    var key: Key { Key(table: Key.code(of: table), values: keyValues) }
 
     /// `table/keyhex[/keyhex]`, naming the row in findings.
     var name: String { Self.name(table: table, keyValues: keyValues) }

@@ -49,9 +49,11 @@ struct ImpliedIndex {
             findings.append(Finding(object: "index", problem: "cannot be read: \(error)"))
             return findings
         }
+        // Named from the row the event implies, derived again (only rows that are missing pay for it).
         var missing: [(name: String, sequence: UInt64)] = []
         for (key, entry) in entries where !entry.seen {
-            missing.append((key.rowName, entry.sequence))
+            let table = Int(key.table) < Schema.projectionTables.count ? Schema.projectionTables[Int(key.table)] : "?"
+            missing.append((Self.impliedRow(key, by: entry.sequence, db)?.name ?? "\(table)/?", entry.sequence))
         }
         for (name, sequence) in missing.sorted(by: { $0.name < $1.name }) {
             findings.append(Finding(object: "index row \(name)", problem: "is missing: ledger event \(sequence) implies it"))
@@ -67,10 +69,11 @@ struct ImpliedIndex {
         let names = statement.columnNames
         let order = names.indices.sorted { IndexRow.precedes(names[$0], names[$1]) }
         let keyIndexes = (IndexRow.primaryKeys[table] ?? []).map { names.firstIndex(of: $0) }
+        let tableCode = IndexRow.Key.code(of: table)
         let rows = try Row.fetchCursor(statement)
         while let row = try rows.next() {
             let keyValues = keyIndexes.map { index in index.map { row[$0] as DatabaseValue } ?? .null }
-            let key = IndexRow.Key(table: table, values: keyValues)
+            let key = IndexRow.Key(table: tableCode, values: keyValues)
             let digest = IndexRow.digest(of: order.lazy.map { (name: names[$0], value: row[$0] as DatabaseValue) },
                                          hasher: hasher, buffer: &buffer)
             guard let position = entries.index(forKey: key) else {
@@ -103,27 +106,5 @@ struct ImpliedIndex {
               let event = try? Event.decode(Array(bytes))
         else { return nil }
         return IndexRow.rows(for: event, admitsIdentity: { _ in true }).first { $0.key == key }
-    }
-}
-
-extension IndexRow.Key {
-    /// `table/keyhex[/keyhex]`, decoded from the key's canonical bytes.
-    var rowName: String {
-        let tableName = Int(table) < Schema.projectionTables.count ? Schema.projectionTables[Int(table)] : "?"
-        var values: [DatabaseValue] = []
-        var offset = 0
-        while offset + 5 <= self.values.count {
-            let length = self.values[offset..<offset + 4].reduce(0) { $0 << 8 | Int($1) }
-            let tag = self.values[offset + 4]
-            let body = Array(self.values[(offset + 5)..<min(self.values.count, offset + 4 + length)])
-            offset += 4 + length
-            switch tag {
-            case 1 where body.count == 8: values.append(Int64(bigEndian: body.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }).databaseValue)
-            case 3: values.append(String(decoding: body, as: UTF8.self).databaseValue)
-            case 4: values.append(Data(body).databaseValue)
-            default: values.append(.null)
-            }
-        }
-        return IndexRow.name(table: tableName, keyValues: values)
     }
 }

@@ -14,6 +14,12 @@ struct StoredEvent {
     let bytes: [UInt8]?
     let length: Int64?
 
+    /// One past the highest stored sequence number (0 for an empty ledger): the
+    /// length the ledger claims, before any of it is verified.
+    static func claimedLength(_ db: Database) throws -> UInt64 {
+        UInt64(max(0, (try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? -1) + 1))
+    }
+
     /// Rows from `sequence` on, in order. Oversized or non-BLOB `bytes` come back as nil.
     static func fetch(_ db: Database, from sequence: UInt64 = 0) throws -> RowCursor {
         try Row.fetchCursor(db, sql: """

@@ -106,8 +106,7 @@ extension Vault {
         var background: BackgroundChecks?
         do {
             try database.read { db in
-                let storedCount = (try? Int.fetchOne(db, sql: "SELECT max(seq) FROM events")).flatMap { $0 }.map { $0 + 1 } ?? 0
-                var implied = ImpliedIndex(expectedRows: min(storedCount, 1 << 24))
+                var implied = ImpliedIndex(expectedRows: Int(min((try? StoredEvent.claimedLength(db)) ?? 0, 1 << 24)))
                 let rows = try StoredEvent.fetch(db)
                 var broken = false
                 var run: [StoredEvent] = []
