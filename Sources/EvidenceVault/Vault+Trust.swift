@@ -14,6 +14,10 @@ public struct TrustCandidate: Sendable {
     public let headHash: [UInt8]
     /// Whether this machine already trusts this vault.
     public let alreadyTrusted: Bool
+    /// Whether the identity asked about trusts it already (at any folder, or
+    /// through its kept state of it: `Vault.trust` then needs no evidence);
+    /// nil when no identity was given.
+    public let alreadyTrustedByIdentity: Bool?
     /// Group names and case ids this vault shares with other vaults this machine trusts.
     public let reuse: [String]
 }
@@ -33,7 +37,7 @@ public enum TrustEvidence: Sendable {
 extension Vault {
     /// Replays the whole ledger, checking every signature, without consulting
     /// what this machine remembers: what `trust` would accept.
-    public func trustCandidate() throws -> TrustCandidate {
+    public func trustCandidate(for identity: UnlockedIdentity? = nil) throws -> TrustCandidate {
         let state = try databaseAccess { try database.read { db in try Self.replay(db, onto: LedgerState()) } }
         guard let vaultID = state.vaultID, let creatorID = state.creator, let creator = state.identities[creatorID],
               let genesis = state.genesisHash else {
@@ -43,13 +47,21 @@ extension Vault {
         return TrustCandidate(vaultID: vaultID, creator: creator, creatorName: state.displayName(of: creatorID), genesisHash: genesis,
                               events: state.count, headHash: state.headHash,
                               alreadyTrusted: pin?.vaults[vaultID.hex] != nil,
+                              alreadyTrustedByIdentity: try identity.map { try isTrustedByIdentity(state, actor: $0) },
                               reuse: pin.map { KnownVaults.reuse(of: state, among: $0.vaults) } ?? [])
     }
 
     /// Records that this machine trusts the vault, once `evidence` matches it
     /// (THREATS.md 48). A copy older than the head this machine remembers is
     /// accepted only with `acceptOlder`; a rewritten history never.
-    public func trust(_ evidence: TrustEvidence, acceptOlder: Bool = false) throws -> KnownVaults.TrustOutcome {
+    ///
+    /// With `identity`, its trust record binds this folder to the vault too
+    /// (THREATS.md 62): every command run with that identity requires it.
+    /// `.alreadyTrustedHere` is then enough only if the identity already trusts
+    /// this vault (`TrustCandidate.alreadyTrustedByIdentity`): what this
+    /// machine's list says is not evidence for an identity. A damaged record is
+    /// replaced, losing its other bindings (a warning says so).
+    public func trust(_ evidence: TrustEvidence, acceptOlder: Bool = false, for identity: UnlockedIdentity? = nil) throws -> KnownVaults.TrustOutcome {
         guard let knownVaults else { throw VaultError(.invalidInput, "no list of known vaults to record trust in") }
         let state = try databaseAccess { try database.read { db in try Self.replay(db, onto: LedgerState()) } }
         guard let vaultID = state.vaultID, let creator = state.creator, let genesis = state.genesisHash else {
@@ -75,8 +87,16 @@ extension Vault {
                 throw VaultError(.untrusted, "the vault at \(folder) (vault id \(vaultID.hex), genesis \(Hex.encode(genesis))) is not one this machine trusts",
                                  hint: "compare with your custodian, then pass --genesis HASH")
             }
+            if let identity, try !isTrustedByIdentity(state, actor: identity) {
+                throw VaultError(.untrusted, "your identity \(identity.publicIdentity.name) has not been told to trust the vault at \(folder) (vault id \(vaultID.hex), genesis \(Hex.encode(genesis))): this machine's list of known vaults is not evidence for an identity",
+                                 hint: "compare with your custodian, then pass --genesis HASH (or --vault-id ID --creator FINGERPRINT)")
+            }
         }
         let outcome = try knownVaults.trust(state, folder: folder, acceptOlder: acceptOlder)
+        if let identity, try bindTrust(state, for: identity) {
+            logger.warning("your identity's trust record was altered or damaged and has been replaced: trust your other vaults again with 'evault trust --identity'",
+                           metadata: ["identity": "\(identity.fingerprint.hex)"])
+        }
         if acceptOlder {
             // Said explicitly: every identity's kept state of a newer copy would refuse this one, so they go
             // (also when this machine's list was restored with the vault, and remembers no newer head).

@@ -208,6 +208,7 @@ public final class Vault: @unchecked Sendable {
             }
             if let head = pin?.verifiedHead, head < state.count { _ = try state.eventHash(at: head) }  // a kept page, checked here
             try anchor(state, pin: pin)
+            if let actor { try requireTrustedByIdentity(state, actor: actor) }
             return (state, start)
         }
         let (state, start): (LedgerState, UInt64)
@@ -429,6 +430,7 @@ public final class Vault: @unchecked Sendable {
                 // trusted here (THREATS.md 26, 48); a new genesis is this machine's own doing.
                 if !creatingVault, let knownVaults, let pin {
                     try knownVaults.requireTrusted(state, pin: pin, folder: folder, nothingWritten: true)
+                    try requireTrustedByIdentity(state, actor: actor)
                 }
                 var events: [Event] = []
                 for body in try makeBodies(state) {
@@ -463,6 +465,12 @@ public final class Vault: @unchecked Sendable {
             // A new vault this machine cannot remember would be refused by every later command: say so now.
             if creatingVault { throw VaultError(.io, "the vault was created, but this machine could not remember it: \(error)") }
             logger.warning("could not remember the new ledger head", metadata: ["error": "\(error)"])
+        }
+        if creatingVault {
+            do { try bindTrust(result.1, for: actor) } catch {
+                throw VaultError(.io, "the vault was created, but your identity's trust record could not be written: \(error)",
+                                 hint: "run 'evault trust --vault \(folder) --identity FILE --genesis HASH' with the genesis hash 'evault verify' prints")
+            }
         }
         keep(result.1, in: kept, advancedFrom: 0)
         for event in result.0 {

@@ -43,6 +43,10 @@ struct DemoCommand: ParsableCommand {
             try vault.addMember(person.publicIdentity, role: role, toGroup: "latam-wg", as: ines)
             say("   \(person.publicIdentity.name) joins as \(role)" + (role == .auditor ? " (receives no key at all)" : " (receives the group key, sealed to their own key)"))
         }
+        let genesis = Hex.encode(try vault.trustCandidate().genesisHash)
+        for person in [amara, tomas, kofi] { _ = try vault.trust(.genesis(genesis), for: person) }
+        say("   Ines gives each of them the vault's genesis hash \(String(genesis.prefix(16)))... over another channel; each tells their own")
+        say("   identity to trust the vault ('evault trust --genesis HASH --identity FILE'): a vault swapped in at that folder is refused.")
 
         step("3. Amara opens a case and adds a testimony and a medical report (both fictional, generated now).")
         let theCase = try vault.createCase(inGroup: "latam-wg", reference: "LATAM-2026-014", title: "Detention centre, fictional demo case", as: amara)
@@ -86,7 +90,6 @@ struct DemoCommand: ParsableCommand {
 
         step("7. Tomas's second laptop has never seen this vault: it refuses it until told to trust it.")
         let secondLaptop = KnownVaults(path: "\(root)/second-laptop/known-vaults.json")
-        let genesis = report.genesisHash.map(Hex.encode) ?? ""
         do {
             _ = try Vault.open(at: vaultPath, knownVaults: secondLaptop).documents(inCase: "LATAM-2026-014", as: tomas)
             say("   UNEXPECTED: an untrusted vault was read")
@@ -94,8 +97,8 @@ struct DemoCommand: ParsableCommand {
         } catch let error as VaultError where error.kind == .untrusted {
             say("   refused (exit 6): the vault is not trusted on this machine")
         }
-        _ = try Vault.open(at: vaultPath, knownVaults: secondLaptop).trust(.genesis(genesis))
-        say("   Ines reads the genesis hash \(String(genesis.prefix(16)))... to Tomas by phone; 'evault trust --genesis HASH' records it,")
+        _ = try Vault.open(at: vaultPath, knownVaults: secondLaptop).trust(.genesis(genesis), for: tomas)
+        say("   Tomas checks the genesis hash \(String(genesis.prefix(16)))... with Ines by phone; 'evault trust --genesis HASH --identity FILE' records it,")
         say("   and from then on a swapped, rolled-back or rewritten copy at that path is refused.")
 
         step("8. Someone flips one byte of the medical report in a copy of the vault; verify names the document.")
@@ -136,6 +139,7 @@ struct DemoCommand: ParsableCommand {
         step("10. Lucia joins as a lawyer at epoch 2 and reads the testimony added at epoch 1 (the prev chain).")
         let lucia = try UnlockedIdentity.generate(name: "lucia-lawyer")
         try vault.addMember(lucia.publicIdentity, role: .lawyer, toGroup: "latam-wg", as: ines)
+        _ = try vault.trust(.genesis(genesis), for: lucia)
         let luciaCopy = "\(root)/exports/testimony-lucia.txt"
         _ = try vault.export(added[0].id.hex, to: luciaCopy, as: lucia)
         let luciaSame = (try? Data(contentsOf: URL(fileURLWithPath: luciaCopy))) == (try? Data(contentsOf: URL(fileURLWithPath: testimony)))

@@ -327,8 +327,9 @@ struct TrustCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trust",
         abstract: "Trust a vault on this machine, after checking its genesis hash (or vault id and creator) with your custodian.",
-        discussion: "Every command but a keyless 'verify' refuses a vault this machine has not been told to trust. --accept-older accepts a copy older than the one this machine saw (a restored backup).")
+        discussion: "Every command but a keyless 'verify' refuses a vault this machine has not been told to trust. With --identity (or EVAULT_IDENTITY), your identity is told too: every command run with an identity also requires that the identity itself trusts the vault at that folder (this machine's list can be edited by whoever writes its state folder; your identity's record cannot). --accept-older accepts a copy older than the one this machine saw (a restored backup).")
     @OptionGroup var vault: VaultOptions
+    @OptionGroup var identity: IdentityOptions
     @Option(name: .long, help: "The vault's genesis hash (64 hex characters), given to you out of band.") var genesis: String?
     @Option(name: .long, help: "The vault id, given to you out of band (with --creator).") var vaultId: String?
     @Option(name: .long, help: "The creator's fingerprint, given to you out of band (with --vault-id).") var creator: String?
@@ -342,28 +343,32 @@ struct TrustCommand: ParsableCommand {
 
     func run() throws {
         let path = try vault.path()
-        let theVault = try Vault.open(at: path, access: .read, knownVaults: VaultOptions.knownVaults())
-        let candidate = try theVault.trustCandidate()
+        let theVault = try Vault.open(at: path, access: .read, logger: VaultLogging.warningsToStandardError, knownVaults: VaultOptions.knownVaults())
+        let actor = try identity.unlockIfGiven()
+        let candidate = try theVault.trustCandidate(for: actor)
         let evidence: TrustEvidence
         if let genesis {
             evidence = .genesis(genesis)
         } else if let vaultId, let creator {
             evidence = .creator(vaultID: vaultId, fingerprint: creator)
-        } else if candidate.alreadyTrusted {
+        } else if candidate.alreadyTrusted, candidate.alreadyTrustedByIdentity ?? true {
             evidence = .alreadyTrustedHere  // same id and genesis as the vault trusted here (an older copy, another path)
         } else {
             evidence = try confirmAtTerminal(candidate, path: path)
         }
-        let outcome = try theVault.trust(evidence, acceptOlder: acceptOlder)
-        let said: SafeText
+        let outcome = try theVault.trust(evidence, acceptOlder: acceptOlder, for: actor)
+        var said: SafeText
         switch outcome {
         case .trusted: said = "Trusted vault \(candidate.vaultID.hex) at \(path) on this machine (\(candidate.events) events)."
         case .alreadyTrusted: said = "Vault \(candidate.vaultID.hex) was already trusted on this machine; \(path) now names it."
         case .acceptedOlder(let from, let to):
             said = "Accepted an older copy of vault \(candidate.vaultID.hex): the remembered head moves back from event \(from) to event \(to); the \(from - to) later event(s) this machine saw are not in this copy."
         }
+        if let actor { said = "\(said) Your identity \(actor.publicIdentity.name) trusts it at \(path) too." }
         if output.json {
-            try Terminal.printJSON(["vaultId": candidate.vaultID.hex, "genesis": Hex.encode(candidate.genesisHash), "outcome": "\(outcome)"])
+            var fields = ["vaultId": candidate.vaultID.hex, "genesis": Hex.encode(candidate.genesisHash), "outcome": "\(outcome)"]
+            if let actor { fields["identity"] = actor.fingerprint.hex }
+            try Terminal.printJSON(fields)
         } else {
             Terminal.line(said)
             for reuse in candidate.reuse { Terminal.note("evault: warning: this vault reuses \(reuse)") }

@@ -29,6 +29,17 @@ enum CommandsBenchmark {
         for index in 0..<4 {
             try vault.addMember(try UnlockedIdentity.generate(name: "auditor-\(index)").publicIdentity, role: .auditor, toGroup: "bench", as: custodian)
         }
+        // The reader of the memory figure below, from an identity file (a child process unlocks it).
+        let identityFolder = root + "/identity"
+        try FileManager.default.createDirectory(atPath: identityFolder, withIntermediateDirectories: true)
+        let passphrase = "benchmark passphrase only"
+        let reader = try IdentityStore.create(name: "reader", in: identityFolder, passphrase: SecureBytes(copying: Array(passphrase.utf8)),
+                                              parameters: .interactive)
+        try vault.addMember(reader.publicIdentity, role: .lawyer, toGroup: "bench", as: custodian)
+        // Each identity is told to trust the vault on this machine, as `evault trust --identity` does.
+        for identity in [lawyer, try IdentityStore.unlock(reader.secretPath, passphrase: SecureBytes(copying: Array(passphrase.utf8)))] {
+            _ = try vault.trust(.confirmedAtTerminal, for: identity)
+        }
         var caseIDs: [ObjectID] = []
         let build = try ScaleBenchmark.seconds {
             var made = 0
@@ -47,7 +58,7 @@ enum CommandsBenchmark {
             print("  vault copied to \(keep) (for `vault-bench verify`)")
         }
         let events = try vault.replay().count
-        print(String(format: "vault-bench commands: %d events (%d cases of %d documents, 13 members), built in %.0f s",
+        print(String(format: "vault-bench commands: %d events (%d cases of %d documents, 14 members), built in %.0f s",
                      Int(events), cases, documentsPerCase, build))
 
         let target = caseIDs[caseIDs.count / 2]
@@ -110,12 +121,6 @@ enum CommandsBenchmark {
                      raw / verify >= 0.8 ? "met" : "not met"))
 
         // Peak memory of `list CASE` in a child process, after its identity (Argon2id, interactive) is unlocked.
-        let identityFolder = root + "/identity"
-        try FileManager.default.createDirectory(atPath: identityFolder, withIntermediateDirectories: true)
-        let passphrase = "benchmark passphrase only"
-        let reader = try IdentityStore.create(name: "reader", in: identityFolder, passphrase: SecureBytes(copying: Array(passphrase.utf8)),
-                                              parameters: .interactive)
-        try vault.addMember(reader.publicIdentity, role: .lawyer, toGroup: "bench", as: custodian)
         var peaks: [Int] = []
         for _ in 0..<2 {  // the first builds the reader's kept state
             peaks.append(try ScaleBenchmark.childPeak(vault: vault.folder, state: root + "/vault/state", caseID: target.hex,

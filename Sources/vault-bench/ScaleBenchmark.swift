@@ -111,7 +111,7 @@ enum ScaleBenchmark {
             try fill(memoryVault, caseID: unrelated, file: document, count: 3000, as: custodian)
             let target = try memoryVault.createCase(inGroup: "bench", reference: "TARGET", as: custodian).id
             try fill(memoryVault, caseID: target, file: NewDocument(path: small, kind: .other), count: 10, as: custodian)
-            _ = try memoryVault.trust(.confirmedAtTerminal)
+            _ = try memoryVault.trust(.confirmedAtTerminal, for: try IdentityStore.unlock(created.secretPath, passphrase: SecureBytes(copying: Array(passphrase.utf8))))
             peaks[label] = try childPeak(vault: memoryVault.folder, state: folder + "/state", caseID: target.hex,
                                          identity: created.secretPath, passphrase: passphrase)
         }

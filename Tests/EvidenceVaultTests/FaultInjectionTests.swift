@@ -213,7 +213,7 @@ struct FaultInjectionTests {
         // Two writers, each remembering the vault in the same file, as two processes of one user would.
         let stateFolder = try TemporaryFolder()
         let first = try Vault.open(at: env.path, knownVaults: KnownVaults(path: stateFolder.file("known.json")))
-        _ = try first.trust(.confirmedAtTerminal)
+        try trust(first, for: env.everyone)
         let second = try Vault.open(at: env.path, knownVaults: KnownVaults(path: stateFolder.file("known.json")))
         let before = try env.vault.replay().count
         let group = DispatchGroup()

@@ -33,6 +33,8 @@ struct KeptStateTests {
             try vault.createGroup(named: "wg", as: custodian)
             try vault.addMember(lawyer.publicIdentity, role: .lawyer, toGroup: "wg", as: custodian)
             try vault.addMember(leaving.publicIdentity, role: .lawyer, toGroup: "wg", as: custodian)
+            // Each member's identity is told to trust the vault (the creator's was, by creating it).
+            for member in [lawyer, leaving] { _ = try vault.trust(.confirmedAtTerminal, for: member) }
             var made = 0
             while made < cases {
                 let batch = min(2000, cases - made)

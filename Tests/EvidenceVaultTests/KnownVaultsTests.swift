@@ -18,7 +18,7 @@ struct KnownVaultsTests {
             state = try TemporaryFolder()
             known = KnownVaults(path: state.file("known-vaults.json"))
             // First use is explicit (THREATS.md 48): this machine is told to trust the vault.
-            _ = try Vault.open(at: env.path, knownVaults: known).trust(.confirmedAtTerminal)
+            try trust(Vault.open(at: env.path, knownVaults: known), for: env.everyone)
         }
 
         func open() throws -> Vault { try Vault.open(at: env.path, knownVaults: known) }

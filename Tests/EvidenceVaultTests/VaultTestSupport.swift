@@ -18,6 +18,8 @@ final class TestVault: @unchecked Sendable {
     let caseID: ObjectID
 
     var path: String { vault.folder }
+    /// Everyone this vault knows, for `trust(_:for:)`.
+    var everyone: [UnlockedIdentity] { [custodian, lawyer, secondLawyer, auditor, outsider] }
     var blobFolder: String { "\(vault.folder)/blobs" }
 
     init(calls: SystemCalls = POSIXCalls()) throws {
@@ -68,7 +70,7 @@ final class TestVault: @unchecked Sendable {
         let state = try TemporaryFolder()
         let known = KnownVaults(path: state.file("known-vaults.json"))
         let vault = try Vault.open(at: path, knownVaults: known)
-        if trusted { _ = try vault.trust(.confirmedAtTerminal) }
+        if trusted { try trust(vault, for: everyone) }
         return (vault, known, state)
     }
 
@@ -86,6 +88,13 @@ final class TestVault: @unchecked Sendable {
 }
 
 /// Pseudo-random but reproducible bytes.
+/// Trusts `vault` on its machine, and for each of `people` (as each would with
+/// `evault trust --identity`, having checked the genesis hash out of band).
+func trust(_ vault: Vault, for people: [UnlockedIdentity]) throws {
+    _ = try vault.trust(.confirmedAtTerminal)
+    for person in people { _ = try vault.trust(.confirmedAtTerminal, for: person) }
+}
+
 func sampleBytes(_ count: Int, seed: UInt64 = 42) -> [UInt8] {
     var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
     return (0..<count).map { _ in

@@ -219,6 +219,60 @@ struct HostileInputCLITests {
         #expect(impostor.status == 6 && impostor.stderr.contains("reuses group name(s) wg"), "\(impostor.stderr)")
     }
 
+    @Test("F1: a trusted folder pointed at another vault that admits you is refused for your identity (exit 4, then 6); trust says what it needs")
+    func redirectedFolderIsRefused() throws {
+        let setup = try Setup()
+        // Mallory's own vault, on her own machine, admits the lawyer.
+        var mallory = Setup.environment("outsider", setup.scratch)
+        mallory["EVAULT_VAULT"] = setup.scratch.file("mallory-vault")
+        mallory["EVAULT_STATE_DIR"] = setup.scratch.file("mallory-state")
+        #expect(try CLI.run(["init"], environment: mallory).status == 0)
+        #expect(try CLI.run(["group", "create", "wg"], environment: mallory).status == 0)
+        #expect(try CLI.run(["group", "add", "wg", setup.scratch.file("lawyer.pub"), "--role", "lawyer"], environment: mallory).status == 0)
+        // She can write the lawyer's vault folder and state folder: her vault goes to the trusted
+        // path, and known-vaults.json is edited to say it is the vault trusted there.
+        let state = setup.scratch.file("state")
+        try FileManager.default.moveItem(atPath: setup.vault, toPath: setup.scratch.file("real-vault"))
+        try FileManager.default.copyItem(atPath: setup.scratch.file("mallory-vault"), toPath: setup.vault)
+        let theirs = try #require(try JSONSerialization.jsonObject(with: try setup.scratch.read("mallory-state/known-vaults.json")) as? [String: Any])
+        var ours = try #require(try JSONSerialization.jsonObject(with: try setup.scratch.read("state/known-vaults.json")) as? [String: Any])
+        let fakeID = try #require((theirs["vaults"] as? [String: Any])?.keys.first)
+        var vaults = try #require(ours["vaults"] as? [String: Any])
+        vaults[fakeID] = (theirs["vaults"] as? [String: Any])?[fakeID]
+        var paths = try #require(ours["paths"] as? [String: String])
+        paths[setup.vault] = fakeID
+        ours["vaults"] = vaults
+        ours["paths"] = paths
+        try JSONSerialization.data(withJSONObject: ours).write(to: URL(fileURLWithPath: "\(state)/known-vaults.json"))
+        var outside = Setup.environment(nil, setup.scratch)
+        outside["EVAULT_STATE_DIR"] = setup.scratch.file("outside")
+        func eventCount() throws -> Int? {
+            (try JSONSerialization.jsonObject(with: Data(try CLI.run(["verify", "--json"], environment: outside).stdout.utf8)) as? [String: Any])?["eventsVerified"] as? Int
+        }
+        let eventsBefore = try eventCount()
+        #expect(eventsBefore == 3)
+        let leak = try setup.run(["case", "new", "wg", "LEAK-1", "--title", "a victim's name"], as: "lawyer")
+        #expect(leak.status == 4 && leak.stderr.contains("not vault") && leak.stderr.contains("your identity was told to trust there"), "\(leak.stderr)")
+        #expect(try setup.run(["case", "list"], as: "lawyer").status == 4)
+        // With the trust records deleted as well: refused as untrusted for this identity, naming the vault.
+        try FileManager.default.removeItem(atPath: "\(state)/trust")
+        let untrusted = try setup.run(["case", "new", "wg", "LEAK-1"], as: "lawyer")
+        #expect(untrusted.status == 6 && untrusted.stderr.contains("lawyer has not been told to trust") && untrusted.stderr.contains(fakeID), "\(untrusted.stderr)")
+        #expect(try eventCount() == eventsBefore, "nothing was written to her vault")
+        // `trust` without evidence will not take the machine's list as evidence for the identity.
+        let noEvidence = try setup.run(["trust"], as: "lawyer")
+        #expect(noEvidence.status == 6 && noEvidence.stderr.contains("without a check"), "\(noEvidence.stderr)")
+        // The real vault back: re-trusted with the genesis hash, and the other members' bindings re-made
+        // from their own kept states on first use (the custodian's is gone with the records).
+        try FileManager.default.removeItem(atPath: setup.vault)
+        try FileManager.default.moveItem(atPath: setup.scratch.file("real-vault"), toPath: setup.vault)
+        let trusted = try setup.run(["trust", "--genesis", setup.genesis], as: "lawyer")
+        #expect(trusted.status == 0 && trusted.stdout.contains("Your identity lawyer trusts it"), "\(trusted.stderr)")
+        #expect(try setup.run(["list", "REF-1"], as: "lawyer").status == 0)
+        #expect(try setup.run(["case", "list"], as: "custodian").status == 0, "the custodian's kept state is its evidence")
+        #expect(FileManager.default.fileExists(atPath: "\(state)/trust"))
+    }
+
     @Test("while a command runs, its environment no longer shows the passphrase, it writes no core file and is not dumpable")
     func processHygiene() throws {
         let setup = try Setup()

@@ -8,6 +8,8 @@ struct VaultCLITests {
     final class Setup: @unchecked Sendable {
         let scratch: Scratch
         let caseID: String
+        /// The vault's genesis hash, as `init` printed it.
+        let genesis: String
         var vault: String { scratch.file("vault") }
         let passphrase = "a passphrase for tests"
 
@@ -18,11 +20,14 @@ struct VaultCLITests {
                                        environment: ["EVAULT_PASSPHRASE": passphrase])
                 #expect(made.status == 0, "\(made.stderr)")
             }
-            try Setup.expectOK(["init"], as: "custodian", in: scratch)
+            let created = try Setup.expectOK(["init", "--json"], as: "custodian", in: scratch)
+            genesis = (try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: Any])?["genesis"] as? String ?? ""
             try Setup.expectOK(["group", "create", "wg"], as: "custodian", in: scratch)
             try Setup.expectOK(["group", "create", "other"], as: "custodian", in: scratch)
             for (member, role, group) in [("lawyer", "lawyer", "wg"), ("lawyer2", "lawyer", "wg"), ("auditor", "auditor", "wg"), ("outsider", "lawyer", "other")] {
                 try Setup.expectOK(["group", "add", group, scratch.file("\(member).pub"), "--role", role], as: "custodian", in: scratch)
+                // Each member's identity is told to trust the vault, with the hash the custodian gave out of band.
+                try Setup.expectOK(["trust", "--genesis", genesis], as: member, in: scratch)
             }
             let made = try Setup.run(["case", "new", "wg", "REF-1", "--title", "first"], as: "lawyer", in: scratch)
             caseID = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -103,6 +108,9 @@ struct VaultCLITests {
                                environment: ["EVAULT_PASSPHRASE": setup.passphrase])
         #expect(made.status == 0)
         try setup.ok(["group", "add", "wg", setup.scratch.file("newcomer.pub"), "--role", "lawyer"], as: "custodian")
+        let untrusted = try setup.run(["export", first, "--out", setup.scratch.file("newcomer.bin")], as: "newcomer")
+        #expect(untrusted.status == 6 && untrusted.stderr.contains("newcomer has not been told to trust"), "a newcomer's identity trusts nothing yet")
+        try setup.ok(["trust", "--genesis", setup.genesis], as: "newcomer")
         try setup.ok(["export", first, "--out", setup.scratch.file("newcomer.bin")], as: "newcomer")
         #expect(try setup.scratch.read("newcomer.bin") == Data(content))
 

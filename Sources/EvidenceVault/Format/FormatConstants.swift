@@ -24,6 +24,8 @@ public enum TypeTag: UInt8, Sendable, CustomStringConvertible {
     case documentMetadata = 0x31
     /// A verified ledger state kept on one machine, outside the vault folder.
     case keptState = 0x40
+    /// The vaults one identity trusts at each folder on one machine.
+    case trustRecord = 0x41
 
     public var description: String {
         switch self {
@@ -34,6 +36,7 @@ public enum TypeTag: UInt8, Sendable, CustomStringConvertible {
         case .epochKeyWrap: return "epoch key wrap"
         case .documentMetadata: return "document metadata"
         case .keptState: return "kept ledger state"
+        case .trustRecord: return "trust record"
         }
     }
 

@@ -49,7 +49,10 @@ extension Vault {
         }
         // The custody view of a swapped, cut or untrusted vault must not look complete.
         try anchor(state, pin: pin)
-        if let actor { try requireKeptHead(in: state, for: actor) }
+        if let actor {
+            try requireTrustedByIdentity(state, actor: actor)
+            try requireKeptHead(in: state, for: actor)
+        }
         return pending.map { item in
             LogEntry(sequence: item.sequence, time: Date(timeIntervalSince1970: TimeInterval(item.time)),
                      actorName: state.displayName(of: item.actor), actor: item.actor,

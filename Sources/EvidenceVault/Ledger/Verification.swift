@@ -183,7 +183,10 @@ extension Vault {
         }
         // A reader's own kept state proves a head: a ledger without it was rolled back below it.
         if let reader, !anchorProblem {
-            do { try requireKeptHead(in: state, for: reader) } catch {
+            do {
+                try requireTrustedByIdentity(state, actor: reader, requiringBinding: false)
+                try requireKeptHead(in: state, for: reader)
+            } catch {
                 anchorProblem = true
                 findings.append(Finding(object: "ledger", problem: (error as? VaultError)?.message ?? "\(error)"))
             }

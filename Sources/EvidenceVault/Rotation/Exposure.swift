@@ -93,7 +93,10 @@ extension Vault {
             }
         }
         try anchor(state, pin: pin)
-        if let reader { try requireKeptHead(in: state, for: reader) }
+        if let reader {
+            try requireTrustedByIdentity(state, actor: reader)
+            try requireKeptHead(in: state, for: reader)
+        }
         let fingerprint = try state.resolveMember(memberText, among: Array(state.identities.keys), what: "identity of this vault")
         let onlyGroup = try groupName.map { try state.requireGroup(named: $0).id }
         let keys = reader.map { keyRing(for: $0, state: state) }
