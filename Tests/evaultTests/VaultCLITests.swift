@@ -26,9 +26,10 @@ struct VaultCLITests {
             try Setup.expectOK(["group", "create", "other"], as: "custodian", in: scratch)
             for (member, role, group) in [("lawyer", "lawyer", "wg"), ("lawyer2", "lawyer", "wg"), ("auditor", "auditor", "wg"), ("outsider", "lawyer", "other")] {
                 try Setup.expectOK(["group", "add", group, scratch.file("\(member).pub"), "--role", role], as: "custodian", in: scratch)
-                // Each member's identity is told to trust the vault, with the hash the custodian gave out of band.
-                try Setup.expectOK(["trust", "--genesis", genesis], as: member, in: scratch)
             }
+            // Each member's identity is told to trust the vault, with the hash the custodian gave out of
+            // band: the lawyer now, the others before their first command here (`run`, `ok`, `json`).
+            try Setup.expectOK(["trust", "--genesis", genesis], as: "lawyer", in: scratch)
             let made = try Setup.run(["case", "new", "wg", "REF-1", "--title", "first"], as: "lawyer", in: scratch)
             caseID = made.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(caseID.count == 32)
@@ -52,9 +53,26 @@ struct VaultCLITests {
             return result
         }
 
-        func run(_ arguments: [String], as who: String?) throws -> CLI.Result { try Setup.run(arguments, as: who, in: scratch) }
+        func run(_ arguments: [String], as who: String?) throws -> CLI.Result {
+            try trustOnFirstUse(who)
+            return try Setup.run(arguments, as: who, in: scratch)
+        }
         @discardableResult
-        func ok(_ arguments: [String], as who: String?) throws -> CLI.Result { try Setup.expectOK(arguments, as: who, in: scratch) }
+        func ok(_ arguments: [String], as who: String?) throws -> CLI.Result {
+            try trustOnFirstUse(who)
+            return try Setup.expectOK(arguments, as: who, in: scratch)
+        }
+
+        /// Members whose identity has not yet been told to trust the vault (`trust --genesis`).
+        private var untrusted: Set<String> = ["lawyer2", "auditor", "outsider"]
+        private let lock = NSLock()
+
+        /// Runs `trust --genesis` as `who` before their first command through `run` or `ok`
+        /// (a command run with `Setup.environment` directly gets no such help).
+        private func trustOnFirstUse(_ who: String?) throws {
+            guard let who, lock.withLock({ untrusted.remove(who) }) != nil else { return }
+            try Setup.expectOK(["trust", "--genesis", genesis], as: who, in: scratch)
+        }
 
         func json(_ arguments: [String], as who: String?) throws -> Any {
             try JSONSerialization.jsonObject(with: Data(try ok(arguments + ["--json"], as: who).stdout.utf8))
