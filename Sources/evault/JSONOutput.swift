@@ -198,6 +198,8 @@ struct LogJSON: Encodable {
     struct Object: Encodable {
         let kind: String
         let id: String
+        /// A group's or member's name, or a case's reference the reader opened; absent otherwise.
+        let name: String?
     }
     let id: UInt64
     let time: String
@@ -214,7 +216,7 @@ struct LogJSON: Encodable {
         actor = entry.actor.hex
         actorName = entry.actorName
         action = entry.action
-        objects = entry.objects.map { Object(kind: $0.kind, id: $0.id) }
+        objects = entry.objects.map { Object(kind: $0.kind, id: $0.id, name: entry.names[$0.id]) }
         hash = Hex.encode(entry.hash)
         timeFlag = entry.timeFlag
     }

@@ -85,6 +85,38 @@ extension Date {
     var iso8601: String { ISO8601DateFormatter().string(from: self) }
 }
 
+/// A time for `log --since/--until`: an ISO 8601 date (a whole day in UTC) or
+/// a date and time with its zone. A time without a zone is refused: whose
+/// clock it meant would be a guess.
+struct LogTime: ExpressibleByArgument {
+    /// The first instant it names.
+    let start: Date
+    /// The first instant after it: the next day for a date, the instant itself for a time.
+    let end: Date
+
+    init?(argument: String) {
+        let text = argument.trimmingCharacters(in: .whitespaces)
+        let dateOnly = ISO8601DateFormatter()
+        dateOnly.formatOptions = [.withFullDate]
+        if text.count == 10, let day = dateOnly.date(from: text) {
+            (start, end) = (day, day.addingTimeInterval(86_400))
+            return
+        }
+        for options: ISO8601DateFormatter.Options in [[.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds],
+                                                      [.withFullDate, .withTime, .withDashSeparatorInDate, .withColonSeparatorInTime, .withTimeZone]] {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = options
+            if let instant = formatter.date(from: text) {
+                (start, end) = (instant, instant)
+                return
+            }
+        }
+        return nil
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
 extension Role: ExpressibleByArgument {
     public init?(argument: String) { self.init(name: argument) }
     public static var allValueStrings: [String] { allCases.map(\.description) }

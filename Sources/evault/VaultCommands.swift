@@ -266,19 +266,36 @@ struct VerifyCommand: ParsableCommand {
 
 /// `evault log`
 struct LogCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log", abstract: "The ledger in human form; nothing secret.")
+    static let configuration = CommandConfiguration(
+        commandName: "log", abstract: "The ledger in human form; nothing secret.",
+        discussion: "Filters combine: every one given must hold. Times are the signer's own clock, in ISO 8601: a date (2026-12-04, a whole day in UTC) or a date and time with its zone (2026-12-04T09:30:00Z, 2026-12-04T11:30+02:00).")
     @Option(name: .customLong("case"), help: "Only the events that name this case (id, id prefix, or with --identity its reference).")
     var caseRef: String?
+    @Option(name: .long, help: "Only the events that name this document (id or id prefix): its add, exports and re-encryptions.")
+    var document: String?
+    @Option(name: .long, help: "Only the events signed by this member (name, fingerprint, or fingerprint prefix).")
+    var actor: String?
+    @Option(name: .long, help: "Only the events of this action (\(LogFilter.actions.joined(separator: ", "))).")
+    var action: String?
+    @Option(name: .long, help: "Only the events signed at or after this date or time.")
+    var since: LogTime?
+    @Option(name: .long, help: "Only the events signed before this time, or up to the end of this date.")
+    var until: LogTime?
     @OptionGroup var vault: VaultOptions
     @OptionGroup var identity: IdentityOptions
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         let opened = try vault.open(.read)
-        let entries = try caseRef.map { try opened.log(case: $0, as: identity.unlockIfGiven()) } ?? opened.log(as: identity.unlockIfGiven())
+        let filter = LogFilter(caseText: caseRef, documentText: document, actorText: actor, action: action,
+                               since: since?.start, until: until?.end)
+        let entries = try opened.log(filter, as: identity.unlockIfGiven())
         if output.json { try Terminal.printJSON(entries.map(LogJSON.init)) } else {
             for entry in entries {
-                let objects = entry.objects.map { "\($0.kind) \($0.kind == "role" ? $0.id : String($0.id.prefix(12)))" }.joined(separator: ", ")
+                let objects = entry.objects.map { object -> String in
+                    if let name = entry.names[object.id] { return "\(object.kind) \(name) (\(object.id.prefix(12)))" }
+                    return "\(object.kind) \(object.kind == "role" ? object.id : String(object.id.prefix(12)))"
+                }.joined(separator: ", ")
                 Terminal.line("#\(entry.sequence)  \(entry.time.iso8601)  \(entry.actorName) [\(entry.actor.readable)]  \(entry.action)  \(objects)"
                               + (entry.timeFlag.map { "  [time flagged: \($0)]" } ?? ""))
             }

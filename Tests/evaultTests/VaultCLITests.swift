@@ -188,6 +188,49 @@ struct VaultCLITests {
         #expect(byReference.stderr.contains("references are sealed"))
     }
 
+    @Test("log filters combine (actor, document, action, since, until, case); objects are named where the reader may know them")
+    func logFilters() throws {
+        let setup = try Setup()
+        let added = try setup.ok(["add", "REF-1", try setup.file("a.bin", [1, 2, 3]), "--kind", "testimony"], as: "lawyer")
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try setup.ok(["add", "REF-1", try setup.file("b.bin", [4, 5]), "--kind", "medical"], as: "lawyer")
+        try setup.ok(["export", added, "--out", setup.scratch.file("a-copy.bin")], as: "lawyer2")
+        func entries(_ filters: [String], as who: String? = nil) throws -> [[String: Any]] {
+            try #require(try setup.json(["log"] + filters, as: who) as? [[String: Any]])
+        }
+        let all = try entries([])
+        let byLawyer2 = try entries(["--actor", "lawyer2"])
+        #expect(byLawyer2.count == 1 && byLawyer2.first?["action"] as? String == "document.export")
+        let fingerprint = try #require(byLawyer2.first?["actor"] as? String)
+        #expect(try entries(["--actor", String(fingerprint.prefix(10))]).count == 1, "a fingerprint prefix names the member too")
+        let ofDocument = try entries(["--document", String(added.prefix(8))])
+        #expect(ofDocument.map { $0["action"] as? String } == ["document.add", "document.export"])
+        #expect(try entries(["--document", added, "--actor", "lawyer"]).count == 1, "filters combine")
+        #expect(try entries(["--action", "document.add"]).count == 2)
+        #expect(try entries(["--since", "2000-01-01"]).count == all.count)
+        #expect(try entries(["--until", "2000-01-01"]).isEmpty)
+        #expect(try entries(["--since", "2999-01-01T00:00:00Z"]).isEmpty)
+        let today = String(try #require(all.last?["time"] as? String).prefix(10))
+        #expect(try entries(["--since", today, "--until", today]).count == all.count, "a date is a whole day")
+        #expect(try entries(["--case", "REF-1", "--action", "document.export"], as: "lawyer").count == 1)
+        // Names: groups and members for everyone, the case's reference only for a reader.
+        let keyless = try entries(["--action", "case.create"])
+        let objects = try #require(keyless.first?["objects"] as? [[String: Any]])
+        #expect(objects.first { $0["kind"] as? String == "group" }?["name"] as? String == "wg")
+        #expect(objects.first { $0["kind"] as? String == "case" }?["name"] == nil, "the reference is sealed")
+        let read = try #require(try entries(["--action", "case.create"], as: "lawyer").first?["objects"] as? [[String: Any]])
+        #expect(read.first { $0["kind"] as? String == "case" }?["name"] as? String == "REF-1")
+        #expect(try setup.ok(["log", "--actor", "lawyer2"], as: nil).stdout.contains("case \(String(setup.caseID.prefix(12)))"))
+        #expect(try setup.ok(["log", "--action", "member.add"], as: nil).stdout.contains("member lawyer2 ("))
+        // Bad values: named, non-zero, nothing shown.
+        let badAction = try setup.run(["log", "--action", "export"], as: nil)
+        #expect(badAction.status != 0 && badAction.stderr.contains("document.export") && badAction.stdout.isEmpty)
+        #expect(try setup.run(["log", "--since", "2026-12-04T10:00"], as: nil).status == 64, "a time without its zone is refused")
+        #expect(try setup.run(["log", "--since", "2026-12-05", "--until", "2026-12-04"], as: nil).status != 0)
+        #expect(try setup.run(["log", "--actor", "nobody-here"], as: nil).stderr.contains("no identity of this vault"))
+        #expect(try setup.run(["log", "--document", "ffff"], as: nil).status != 0)
+    }
+
     @Test("JSON output names every object by id; group, case and log views agree")
     func jsonViews() throws {
         let setup = try Setup()
