@@ -345,19 +345,40 @@ final class KeyRing {
     }
 
     /// A document's key and metadata, from its current record.
+    ///
+    /// A re-encrypted document's metadata must be exactly what its `document.add`
+    /// sealed (file name, title, kind, tags, size, salt and plaintext commitment):
+    /// re-encryption changes keys, never content. So a custodian who writes a
+    /// `document.reencrypt` with other content under the same id is caught by
+    /// every reader (THREATS.md 63): its metadata differs, or, kept the same, the
+    /// content fails the original plaintext commitment when it is exported or verified.
     func documentKeyAndMetadata(_ document: LedgerState.Document, to action: String) throws -> (DocumentKey, DocumentMetadata, DocumentRecord) {
         guard let theCase = try state.lookupCase(document.caseID) else { throw VaultError(.integrity, "document names a missing case") }
         let record = try fields.record(of: document)
+        let (key, metadata) = try open(record, of: document, in: theCase, at: document.recordSequence, to: action)
+        if document.recordSequence != document.sequence {
+            let added = try open(try fields.addedRecord(of: document), of: document, in: theCase, at: document.sequence, to: action).metadata
+            let changed = DocumentMetadata.differingFields(added, metadata)
+            guard changed.isEmpty else {
+                throw VaultError(.integrity, "document \(record.documentID.hex): its re-encryption (ledger event \(document.recordSequence)) changed its \(changed.joined(separator: ", ")) from what \(state.displayName(of: document.author)) added in ledger event \(document.sequence): re-encryption may change only keys, so this is another content under the same id; refused",
+                                 hint: "a custodian's re-encryption replaced the evidence: keep this vault as it is and compare with a backup or another member's export")
+            }
+        }
+        return (key, metadata, record)
+    }
+
+    /// Opens one record's document key and metadata.
+    private func open(_ record: DocumentRecord, of document: LedgerState.Document, in theCase: LedgerState.Case, at sequence: UInt64,
+                      to action: String) throws -> (key: DocumentKey, metadata: DocumentMetadata) {
         let caseKey = try caseKey(theCase, generation: record.generation, to: action)
         do {
             let key = try KeyWrap.unwrapDocumentKey(record.wrappedKey, under: caseKey, caseID: theCase.id, documentID: record.documentID,
                                                     version: record.version, generation: record.generation)
             let sealed = try KeyWrap.openField(record.sealedMetadata, caseKey: caseKey, caseID: theCase.id, objectID: record.documentID,
                                                version: record.version, field: "metadata")
-            let metadata = try DocumentMetadata.decode(sealed.unprotectedCopy(), structure: "metadata")
-            return (key, metadata, record)
+            return (key, try DocumentMetadata.decode(sealed.unprotectedCopy(), structure: "metadata"))
         } catch {
-            throw VaultError(.unreadable, "document \(record.documentID.hex) (ledger event \(document.recordSequence) by \(state.displayName(of: document.author))): its key or metadata does not open: \(error)")
+            throw VaultError(.unreadable, "document \(record.documentID.hex) (ledger event \(sequence) by \(state.displayName(of: document.author))): its key or metadata does not open: \(error)")
         }
     }
 

@@ -248,6 +248,64 @@ struct RotationTests {
         #expect(env.vault.verify(reader: env.lawyer).findings.contains { $0.description.contains("case \(caseID.hex)") && $0.description.contains("committed") })
     }
 
+    /// What a malicious custodian would sign: a `document.reencrypt` of `document` whose blob holds
+    /// `content`, with metadata of its own for that content, or (`keepingMetadata`) the original's.
+    func forgeReencryption(_ env: TestVault, _ document: DocumentSummary, content: [UInt8], keepingMetadata: Bool) throws {
+        let vault = env.vault
+        _ = try vault.appendEvents(as: env.custodian) { state in
+            let current = try #require(try state.document(document.id))
+            let theCase = try #require(try state.lookupCase(current.caseID))
+            let keys = vault.keyRing(for: env.custodian, state: state)
+            let (_, original, record) = try keys.documentKeyAndMetadata(current, to: "forge")
+            let salt = try SecureBytes.random(count: 32).unprotectedCopy()
+            let metadata = keepingMetadata ? original : DocumentMetadata(
+                fileName: original.fileName, title: original.title, kind: original.kind, tags: original.tags, size: UInt64(content.count),
+                commitmentSalt: salt, plaintextCommitment: DocumentMetadata.commitment(salt: salt, plaintextSHA256: SHA256Stream.hash(content)))
+            let newKey = try DocumentKey.random()
+            let sink = try BlobEncryptingSink(documentID: current.documentID, version: current.version, key: newKey,
+                                              plaintextSize: UInt64(content.count), store: vault.blobs)
+            try content.withUnsafeBytes { try sink.write($0) }
+            let blob = try sink.finish()
+            let (caseKey, generation, rekey) = try vault.currentCaseKey(theCase, keys: keys)
+            return (rekey.map { [$0] } ?? []) + [.documentReencrypted(Reencryption(
+                documentID: current.documentID, caseID: theCase.id, generation: generation,
+                wrappedKey: try KeyWrap.wrapDocumentKey(newKey, under: caseKey, caseID: theCase.id, documentID: current.documentID,
+                                                        version: current.version, generation: generation),
+                oldBlobHash: record.blobHash, blobHash: blob.hash, blobSize: blob.size,
+                sealedMetadata: try KeyWrap.sealField(metadata.encoded(), caseKey: caseKey, caseID: theCase.id, objectID: current.documentID,
+                                                      version: current.version, field: "metadata")))]
+        }
+    }
+
+    @Test("R1: a custodian's re-encryption that replaces the content is refused: another size by every replay, the same size by every reader")
+    func reencryptionMayNotChangeContent() throws {
+        let testimony = Array("I saw officer X beat the prisoner in cell 4.\n".utf8)
+        let forged = Array("I saw nothing. The prisoner fell down the stairs.".utf8.prefix(testimony.count - 1)) + [0x0A]
+        #expect(testimony.count == forged.count)
+        for keepingMetadata in [false, true] {
+            let env = try TestVault()
+            let document = try env.add(testimony, name: "statement.txt")
+            try env.vault.rotateGroup("wg", as: env.custodian)  // routine; the document's key is now of an older epoch
+            let before = try env.vault.replay().count
+            expectVaultError(.notPermitted, "re-encryption may change only keys") {
+                try forgeReencryption(env, document, content: forged + forged, keepingMetadata: false)
+            }
+            #expect(try env.vault.replay().count == before, "refused by the replay rules: nothing signed")
+            // The same size: keyless replay cannot tell; every reader can.
+            try forgeReencryption(env, document, content: forged, keepingMetadata: keepingMetadata)
+            _ = try env.vault.removeOrphans(minimumAge: 0)  // the original blob goes, as `clean` would remove it
+            let why = keepingMetadata ? "plaintext commitment" : "changed its plaintext commitment"
+            expectVaultError(.integrity, why) { _ = try env.export(document.id, as: env.secondLawyer) }
+            #expect(try env.folder.contents().allSatisfy { !$0.hasPrefix("export-") }, "no exported file is left")
+            let findings = env.vault.verify(reader: env.lawyer).findings.map(\.description)
+            #expect(findings.contains { $0.contains(document.id.hex) && $0.contains("plaintext commitment") }, "\(findings)")
+            if !keepingMetadata {
+                let shown = try env.vault.document(document.id.hex, as: env.lawyer)
+                #expect(shown.metadata == nil && shown.problem?.contains("re-encryption") == true, "the forged metadata is not shown as the author's")
+            }
+        }
+    }
+
     @Test("re-encryption: same plaintext, new key and blob, superseded blob removed by clean; re-running is a no-op")
     func reencryption() throws {
         let env = try TestVault()

@@ -46,6 +46,20 @@ public struct DocumentMetadata: Sendable, Equatable {
 
     /// The version written now.
     public static let currentVersion: UInt8 = 2
+
+    /// The names of the fields in which `a` and `b` differ (none: the same content record).
+    static func differingFields(_ a: DocumentMetadata, _ b: DocumentMetadata) -> [String] {
+        var fields: [String] = []
+        if a.fileName != b.fileName { fields.append("file name") }
+        if a.title != b.title { fields.append("title") }
+        if a.kind != b.kind { fields.append("kind") }
+        if a.tags != b.tags { fields.append("tags") }
+        if a.size != b.size { fields.append("size") }
+        if a.commitmentSalt != b.commitmentSalt || a.plaintextCommitment != b.plaintextCommitment || a.version != b.version {
+            fields.append("plaintext commitment")
+        }
+        return fields
+    }
     static let supportedVersions: ClosedRange<UInt8> = 1...2
 
     /// Metadata of a new document, or of one read back (`version` 1 or 2).

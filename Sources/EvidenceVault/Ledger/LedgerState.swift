@@ -533,6 +533,11 @@ public struct LedgerState: Sendable {
                   !record.sealedMetadata.isEmpty else {
                 throw violation("document \(record.documentID.hex) re-encryption has an impossible blob size or lacks its key or metadata")
             }
+            // The same plaintext makes a blob of the same size (Docs/FORMAT.md §8): a re-encryption that
+            // changes it changed the content (THREATS.md 63; readers also compare the sealed metadata).
+            guard record.blobSize == document.blobSize else {
+                throw violation("document \(record.documentID.hex) re-encrypted into a blob of \(record.blobSize) bytes, not the \(document.blobSize) of its content: re-encryption may change only keys")
+            }
             let blobName = Hex.encode(record.blobHash)
             guard !(try isBlobNamed(blobName)) else { throw violation("blob \(blobName) is already named by another document") }
             document.generation = record.generation

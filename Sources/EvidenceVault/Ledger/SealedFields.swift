@@ -74,6 +74,15 @@ struct SealedFields {
         }
     }
 
+    /// The record of `document`'s own `document.add` event (its key, blob and
+    /// metadata as first recorded, before any re-encryption).
+    func addedRecord(of document: LedgerState.Document) throws -> DocumentRecord {
+        guard case .documentAdded(let record) = try event(at: document.sequence).body, record.documentID == document.documentID else {
+            throw VaultError(.integrity, "ledger event \(document.sequence) does not add document \(document.documentID.hex)")
+        }
+        return record
+    }
+
     /// The sealed reason of a removal or rotation event.
     func sealedReason(at sequence: UInt64) throws -> [UInt8] {
         switch try event(at: sequence).body {

@@ -260,7 +260,14 @@ extension Vault {
                 }
                 // A replay from genesis: every document is in memory, nothing to read.
                 for document in (try? state.documents(of: theCase)) ?? [] {
-                    do { _ = try keys.documentKeyAndMetadata(document, to: "verify") } catch {
+                    do {
+                        let (key, metadata, record) = try keys.documentKeyAndMetadata(document, to: "verify")
+                        // A custodian re-encrypted it: its content must still be what its author committed to
+                        // (THREATS.md 63), which only the plaintext can show.
+                        if document.recordSequence != document.sequence {
+                            try DocumentStream.decrypt(record: record, metadata: metadata, key: key, store: blobs, outputFolder: nil, calls: calls)
+                        }
+                    } catch {
                         findings.append(Finding(object: "document \(document.documentID.hex)", problem: "\(error)"))
                     }
                 }
