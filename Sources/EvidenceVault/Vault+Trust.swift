@@ -14,9 +14,8 @@ public struct TrustCandidate: Sendable {
     public let headHash: [UInt8]
     /// Whether this machine already trusts this vault.
     public let alreadyTrusted: Bool
-    /// Whether the identity asked about trusts it already (at any folder, or
-    /// through its kept state of it: `Vault.trust` then needs no evidence);
-    /// nil when no identity was given.
+    /// Whether the identity asked about already trusts this vault at this
+    /// folder (`Vault.trust` then needs no evidence); nil when no identity was given.
     public let alreadyTrustedByIdentity: Bool?
     /// Group names and case ids this vault shares with other vaults this machine trusts.
     public let reuse: [String]
@@ -47,7 +46,7 @@ extension Vault {
         return TrustCandidate(vaultID: vaultID, creator: creator, creatorName: state.displayName(of: creatorID), genesisHash: genesis,
                               events: state.count, headHash: state.headHash,
                               alreadyTrusted: pin?.vaults[vaultID.hex] != nil,
-                              alreadyTrustedByIdentity: try identity.map { try isTrustedByIdentity(state, actor: $0) },
+                              alreadyTrustedByIdentity: identity.map { (try? isTrustedByIdentity(state, actor: $0)) ?? false },
                               reuse: pin.map { KnownVaults.reuse(of: state, among: $0.vaults) } ?? [])
     }
 
@@ -87,7 +86,7 @@ extension Vault {
                 throw VaultError(.untrusted, "the vault at \(folder) (vault id \(vaultID.hex), genesis \(Hex.encode(genesis))) is not one this machine trusts",
                                  hint: "compare with your custodian, then pass --genesis HASH")
             }
-            if let identity, try !isTrustedByIdentity(state, actor: identity) {
+            if let identity, !((try? isTrustedByIdentity(state, actor: identity)) ?? false) {
                 throw VaultError(.untrusted, "your identity \(identity.publicIdentity.name) has not been told to trust the vault at \(folder) (vault id \(vaultID.hex), genesis \(Hex.encode(genesis))): this machine's list of known vaults is not evidence for an identity",
                                  hint: "compare with your custodian, then pass --genesis HASH (or --vault-id ID --creator FINGERPRINT)")
             }

@@ -174,6 +174,8 @@ struct VerifyJSON: Encodable {
     let bytesHashed: UInt64
     let findings: [FindingJSON]
     let timeFlags: [FindingJSON]
+    /// With --identity: whether that identity trusts this vault at this folder.
+    let trustedByIdentity: Bool?
 
     init(_ report: VerificationReport) {
         id = report.vaultID?.hex ?? ""
@@ -184,6 +186,7 @@ struct VerifyJSON: Encodable {
         trusted = report.anchor.trusted
         comparedAgainst = report.anchor.comparedAgainst.map { HeadJSON(event: $0.sequence, hash: $0.hash) }
         rememberedNewHead = report.anchor.rememberedNewHead
+        trustedByIdentity = report.anchor.trustedByReader
         eventsVerified = report.eventsVerified
         eventsStored = report.eventsStored
         head = Hex.encode(report.headHash)

@@ -249,6 +249,9 @@ struct VerifyCommand: ParsableCommand {
             } else {
                 Terminal.line("Remembered head: none. FIRST CONTACT: this machine does not trust this vault; compare the genesis hash with your custodian, then 'evault trust'")
             }
+            if let reader, report.anchor.trustedByReader == false {
+                Terminal.line("Your identity: \(reader.publicIdentity.name) has not been told to trust this vault at this folder; other commands with it refuse it until 'evault trust --identity' with the genesis hash")
+            }
             let partial: SafeText = Int(report.eventsVerified) < report.eventsStored ? " (the last event that verified)" : ""
             Terminal.line(report.anchor.rememberedNewHead ? "Remembered the new head: event \(report.eventsVerified == 0 ? 0 : report.eventsVerified - 1)\(partial)"
                           : "Remembered the new head: no" + (report.anchor.trusted ? " (the ledger contradicts what this machine remembers)" : " (vault not trusted here)"))

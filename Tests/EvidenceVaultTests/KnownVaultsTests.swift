@@ -114,6 +114,28 @@ struct KnownVaultsTests {
         #expect(throws: Never.self) { _ = try anchored.open().replay() }
     }
 
+    @Test("a known-vaults.json that is oversized, a link or a FIFO is refused at once, naming the file, never read whole or waited on")
+    func hostileKnownVaultsFile() throws {
+        let anchored = try Anchored()
+        let path = anchored.known.path
+        let good = try Data(contentsOf: URL(fileURLWithPath: path))
+        // Sparse: 3 GiB on paper, read whole it would take gigabytes of memory.
+        try FileManager.default.removeItem(atPath: path)
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
+        #expect(truncate(path, 3 << 30) == 0)
+        expectVaultError(.integrity, "list of known vaults", "more than the 16 MiB") { _ = try anchored.open().cases(as: anchored.env.lawyer) }
+        try FileManager.default.removeItem(atPath: path)
+        try good.write(to: URL(fileURLWithPath: anchored.state.file("elsewhere.json")))
+        try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: anchored.state.file("elsewhere.json"))
+        expectVaultError(.integrity, "is a symbolic link") { _ = try anchored.open().replay() }
+        try FileManager.default.removeItem(atPath: path)
+        #expect(mkfifo(path, 0o600) == 0)
+        expectVaultError(.integrity, "not a regular file") { _ = try anchored.open().replay() }
+        try FileManager.default.removeItem(atPath: path)
+        try good.write(to: URL(fileURLWithPath: path))
+        #expect(throws: Never.self) { _ = try anchored.open().cases(as: anchored.env.lawyer) }
+    }
+
     @Test("a symbolic link swapped in for the vault folder is refused: paths are not resolved, vaults are known by id")
     func symlinkSwap() throws {
         let anchored = try Anchored()

@@ -259,18 +259,24 @@ struct HostileInputCLITests {
         let untrusted = try setup.run(["case", "new", "wg", "LEAK-1"], as: "lawyer")
         #expect(untrusted.status == 6 && untrusted.stderr.contains("lawyer has not been told to trust") && untrusted.stderr.contains(fakeID), "\(untrusted.stderr)")
         #expect(try eventCount() == eventsBefore, "nothing was written to her vault")
+        // verify with that identity says so (F4 of the same review), without calling it a finding.
+        let checked = try setup.run(["verify", "--identity", setup.scratch.file("lawyer.identity"), "--json"], as: nil)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(checked.stdout.utf8)) as? [String: Any])
+        #expect(report["trustedByIdentity"] as? Bool == false && checked.status == 0, "\(checked.stdout)")
+        #expect(try setup.run(["verify", "--identity", setup.scratch.file("lawyer.identity")], as: nil).stdout.contains("has not been told to trust this vault"))
         // `trust` without evidence will not take the machine's list as evidence for the identity.
         let noEvidence = try setup.run(["trust"], as: "lawyer")
         #expect(noEvidence.status == 6 && noEvidence.stderr.contains("without a check"), "\(noEvidence.stderr)")
-        // The real vault back: re-trusted with the genesis hash, and the other members' bindings re-made
-        // from their own kept states on first use (the custodian's is gone with the records).
+        // The real vault back: each identity trusts it again with the genesis hash (a deleted record
+        // is never re-made from what the state folder holds, kept states included).
         try FileManager.default.removeItem(atPath: setup.vault)
         try FileManager.default.moveItem(atPath: setup.scratch.file("real-vault"), toPath: setup.vault)
         let trusted = try setup.run(["trust", "--genesis", setup.genesis], as: "lawyer")
         #expect(trusted.status == 0 && trusted.stdout.contains("Your identity lawyer trusts it"), "\(trusted.stderr)")
         #expect(try setup.run(["list", "REF-1"], as: "lawyer").status == 0)
-        #expect(try setup.run(["case", "list"], as: "custodian").status == 0, "the custodian's kept state is its evidence")
-        #expect(FileManager.default.fileExists(atPath: "\(state)/trust"))
+        #expect(try setup.run(["case", "list"], as: "custodian").status == 6, "the custodian's record went too")
+        #expect(try setup.run(["trust", "--genesis", setup.genesis], as: "custodian").status == 0)
+        #expect(try setup.run(["case", "list"], as: "custodian").status == 0)
     }
 
     @Test("while a command runs, its environment no longer shows the passphrase, it writes no core file and is not dumpable")

@@ -281,10 +281,14 @@ public final class KnownVaults: @unchecked Sendable {
         return try body()
     }
 
+    /// Largest file read (the file keeps at most `maxRememberedCases` case ids per vault).
+    static let maxFileLength = 16 << 20
+
     private func load() throws -> Contents {
-        guard FileManager.default.fileExists(atPath: path) else { return Contents() }
+        guard let bytes = try StateFile.read(path, maxLength: Self.maxFileLength, what: "the list of known vaults",
+                                             hint: "restore it from a backup, or move it away to start trusting vaults afresh") else { return Contents() }
         do {
-            let contents = try JSONDecoder().decode(Contents.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            let contents = try JSONDecoder().decode(Contents.self, from: Data(bytes))
             guard contents.version == 1 else { throw VaultError(.integrity, "unsupported version \(contents.version)") }
             // A ledger's sequence numbers are SQLite integers: a head beyond them is no head this machine saw.
             for (id, entry) in contents.vaults where entry.headSequence >= UInt64(Int64.max) {

@@ -13,10 +13,8 @@ import Glibc
 /// at a vault of their own. This record is what that person cannot forge. A
 /// command run with an identity refuses a vault unless this identity's record
 /// binds the folder to the vault's id and genesis hash (THREATS.md 62). A
-/// binding is written only by creating the vault (`Vault.create`), by
-/// `trust` with the identity and out-of-band evidence, or, for a folder with no
-/// binding, from this identity's own authentic kept state of the same vault
-/// (`KeptState`): a vault this identity verified on this machine before.
+/// binding is written only by creating the vault (`Vault.create`) or by
+/// `trust` with the identity and out-of-band evidence.
 ///
 /// The file is read whole and checked before any binding in it is used; one
 /// that fails its check is refused, never partly used. Every read-modify-write
@@ -138,31 +136,11 @@ struct TrustRecord {
 
     // MARK: files
 
-    /// The record's bytes, nil when there is none; a record that is not a
-    /// regular file of at most `maxFileLength` bytes is refused.
+    /// The record's bytes, nil when there is none (`StateFile`: never a link, FIFO or oversized file).
     private func readFile() throws -> [UInt8]? {
         try KeptState.requireOwnFolder((path as NSString).deletingLastPathComponent)
-        let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        guard descriptor >= 0 else {
-            if errno == ENOENT { return nil }
-            throw VaultError(.integrity, "the trust record of this identity, \(path), cannot be opened (\(String(cString: strerror(errno)))): refused",
-                             hint: "if it is a link or not a file, someone who can write this machine's state folder planted it; move it away and trust each vault again")
-        }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_size <= Self.maxFileLength else {
-            throw VaultError(.integrity, "the trust record of this identity, \(path), is not a regular file of at most \(Self.maxFileLength >> 20) MiB: refused",
-                             hint: "move it away and trust each vault again with 'evault trust --vault DIR --identity FILE --genesis HASH'")
-        }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var done = 0
-        while done < bytes.count {
-            let got = bytes.withUnsafeMutableBytes { read(descriptor, $0.baseAddress! + done, $0.count - done) }
-            if got < 0, errno == EINTR { continue }
-            guard got > 0 else { throw SystemCallError(function: "read", path: path, errno: got < 0 ? errno : EIO) }
-            done += got
-        }
-        return bytes
+        return try StateFile.read(path, maxLength: Self.maxFileLength, what: "the trust record of this identity",
+                                  hint: "someone who can write this machine's state folder may have planted it; move it away and trust each vault again with 'evault trust --vault DIR --identity FILE --genesis HASH'")
     }
 
     private func withLock<T>(_ body: () throws -> T) throws -> T {

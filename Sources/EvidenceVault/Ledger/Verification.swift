@@ -24,6 +24,9 @@ public struct VerificationReport: Sendable {
         public let trusted: Bool
         /// Whether the head verified now was remembered (a trusted vault whose ledger replayed cleanly).
         public let rememberedNewHead: Bool
+        /// With a reader: whether its trust record binds this folder to this
+        /// vault (false: every other command with that identity refuses it).
+        public var trustedByReader: Bool? = nil
     }
 
     public let vaultID: ObjectID?
@@ -227,7 +230,8 @@ extension Vault {
                                   eventsVerified: state.count, eventsStored: stored,
                                   headHash: state.headHash, documentsChecked: checked.documents.count, bytesHashed: checked.blobs.bytes,
                                   anchor: .init(comparedAgainst: entry.map { ($0.headSequence, $0.headHash) }, trusted: entry != nil,
-                                                rememberedNewHead: remembered),
+                                                rememberedNewHead: remembered,
+                                                trustedByReader: reader.map { (try? isTrustedByIdentity(state, actor: $0)) ?? false }),
                                   findings: findings, timeFlags: timeFlags)
     }
 
