@@ -51,6 +51,9 @@ public struct DocumentSummary: Sendable {
     public let metadata: DocumentMetadata?
     /// Why a reader could not open this document's key or metadata (the listing goes on; THREATS.md 45).
     public let problem: String?
+    /// After an export: the SHA-256 of the file written (of the plaintext), what
+    /// a court expert compares with `sha256sum`; nil otherwise.
+    public var exportedSHA256: [UInt8]? = nil
 }
 
 /// What to add: the file and its description.
@@ -264,10 +267,10 @@ extension Vault {
     // MARK: documents
 
     /// Checks what can be checked before the passphrase is asked (THREATS.md 50):
-    /// the vault is trusted and replays, every input is a regular file that
+    /// the vault is trusted and replays (`precheckState`: signatures are left to the add itself), every input is a regular file that
     /// opens, and its metadata fits; a case given by id must exist.
     public func checkBeforeAdding(_ files: [NewDocument], toCase caseText: String) throws {
-        let state = try replay()
+        let state = try precheckState()
         if try ObjectID(hex: caseText) != nil || !state.casesWithIDPrefix(caseText).isEmpty {
             _ = try state.resolveCase(caseText, keys: nil)
         }
@@ -399,7 +402,7 @@ extension Vault {
 
     /// Checks an export destination before the passphrase is asked (THREATS.md 50).
     public func checkBeforeExporting(_ documentText: String, to path: String, force: Bool) throws {
-        let state = try replay()
+        let state = try precheckState()
         _ = try state.resolveDocument(documentText)
         _ = try ExportDestination(path: path, force: force)
     }
@@ -424,10 +427,12 @@ extension Vault {
         _ = try state.requireReader(actor, of: state.group(of: theCase), to: "export documents")
         let (key, metadata, record) = try keys.documentKeyAndMetadata(document, to: "export documents")
         let plaintext: DurableFile?
+        let plaintextSHA256: [UInt8]
         do {
-            plaintext = try DocumentStream.decrypt(record: record, metadata: metadata, key: key, store: blobs,
-                                                   outputFolder: destination.folder, calls: calls,
-                                                   allowVisibleTemporary: allowVisibleTemporary, progress: progress).output
+            let decrypted = try DocumentStream.decrypt(record: record, metadata: metadata, key: key, store: blobs,
+                                                       outputFolder: destination.folder, calls: calls,
+                                                       allowVisibleTemporary: allowVisibleTemporary, progress: progress)
+            (plaintext, plaintextSHA256) = (decrypted.output, decrypted.plaintextSHA256)
         } catch let error as SystemCallError {
             throw VaultError(.io, "exporting document \(document.documentID.hex) failed, nothing was written: \(error)")
         }
@@ -444,7 +449,9 @@ extension Vault {
             throw VaultError(.io, "document \(document.documentID.hex): the export was recorded in the ledger, but the file could not be put in place: \(reason)")
         }
         logger.info("document exported", metadata: ["document": "\(document.documentID.hex)"])
-        return documentSummary(document, in: state, metadata: metadata, problem: nil)
+        var summary = documentSummary(document, in: state, metadata: metadata, problem: nil)
+        summary.exportedSHA256 = plaintextSHA256
+        return summary
     }
 
     func documentSummary(_ document: LedgerState.Document, in state: LedgerState, keys: KeyRing?) throws -> DocumentSummary {

@@ -196,17 +196,19 @@ public final class Vault: @unchecked Sendable {
         // their commit, so the ledger read next is at least as long as any of them.
         let pin = try knownVaults?.pin(for: folder)
         let kept = keptState(for: actor, pin: pin)
-        // Signatures up to the head this machine verified in full before are not
-        // checked again; anchor() then requires that head's hash, which the hash
-        // chain ties to every event before it.
+        // Every event after the kept state's head (authenticated under the actor's own key)
+        // has its signature checked, on both cores. Nothing in `known-vaults.json`, which is
+        // not authenticated, decides which signatures are skipped (fresh review of 2026-12-04).
         func replayAndAnchor(from kept: KeptState?) throws -> (LedgerState, UInt64) {
             let (state, start) = try databaseAccess {
                 try database.read { db in
                     let start = try startingState(kept, db)
-                    return (try Self.replay(db, onto: start, verifiedThrough: pin?.verifiedHead), start.count)
+                    return (try Self.replay(db, onto: start), start.count)
                 }
             }
-            if let head = pin?.verifiedHead, head < state.count { _ = try state.eventHash(at: head) }  // a kept page, checked here
+            // anchor() compares the remembered head's hash; read from a kept page, a damaged
+            // page must surface here as damage (a replay from genesis), not as a rewritten history.
+            if let head = pin?.rememberedHead, head < state.count { _ = try state.eventHash(at: head) }
             try anchor(state, pin: pin)
             if let actor { try requireTrustedByIdentity(state, actor: actor) }
             return (state, start)
@@ -351,24 +353,31 @@ public final class Vault: @unchecked Sendable {
                               : "someone may have replaced the vault or rewritten its history; do not use it, and compare with a backup or another member's copy")
     }
 
-    /// Applies the events after `state`'s head.
-    /// - Parameter verifiedThrough: events up to this sequence number skip the
-    ///   signature check (see `LedgerState.apply`); the caller must then check the
-    ///   state's hash at that position against what was verified before.
+    /// A replay for refusing early, before the passphrase is asked, what the
+    /// real operation would refuse anyway (an untrusted vault, an unknown case or
+    /// document). Signatures are NOT checked: its state decides nothing, shows
+    /// nothing and signs nothing; the operation itself replays verified.
+    func precheckState() throws -> LedgerState {
+        let pin = try knownVaults?.pin(for: folder)
+        let state = try databaseAccess { try database.read { db in try Self.replay(db, onto: LedgerState(), checkingSignatures: false) } }
+        if let knownVaults, let pin { try knownVaults.requireTrusted(state, pin: pin, folder: folder, nothingWritten: true) }
+        return state
+    }
+
+    /// Applies the events after `state`'s head, every signature checked (on both cores).
+    /// - Parameter checkingSignatures: false only for `precheckState`.
     /// - Parameter observe: called after each event is applied, with the state after it.
-    static func replay(_ db: Database, onto initial: LedgerState, verifiedThrough: UInt64? = nil,
+    static func replay(_ db: Database, onto initial: LedgerState, checkingSignatures: Bool = true,
                        observe: ((Event, LedgerState) throws -> Void)? = nil) throws -> LedgerState {
         var state = initial
         let rows = try StoredEvent.fetch(db, from: state.count)
         var run: [Event] = []
         func applyRun() throws {
-            // Signatures this machine has not verified before are checked on both cores first.
-            let verifiedBefore = { (event: Event) in verifiedThrough.map { event.sequence <= $0 } ?? false }
-            let keys = run.allSatisfy(verifiedBefore) ? [] : SignatureBatch.verify(run, against: state, threads: 2, skip: verifiedBefore)
+            // Signatures are checked on both cores first.
+            let keys = checkingSignatures ? SignatureBatch.verify(run, against: state, threads: 2, skip: { _ in false }) : []
             for (index, event) in run.enumerated() {
-                let alreadyVerified = verifiedBefore(event)
                 do {
-                    try state.apply(event, signatureAlreadyVerified: alreadyVerified, preVerified: keys.isEmpty ? nil : keys[index])
+                    try state.apply(event, signatureAlreadyVerified: !checkingSignatures, preVerified: keys.isEmpty ? nil : keys[index])
                 } catch let violation as LedgerViolation {
                     throw VaultError(.integrity, "\(violation)", hint: "run 'evault verify' for a full report")
                 }
@@ -424,8 +433,7 @@ public final class Vault: @unchecked Sendable {
                 // Holding the write lock: every remembered head belongs to a commit before ours.
                 let pin = try knownVaults?.pin(for: folder)
                 let start = try cached ?? (creatingVault ? LedgerState() : startingState(kept, db))
-                var state = try Self.replay(db, onto: start,
-                                            verifiedThrough: cached == nil && !creatingVault ? pin?.verifiedHead : nil)
+                var state = try Self.replay(db, onto: start)
                 // Never sign on top of a vault that was swapped, rolled back or never
                 // trusted here (THREATS.md 26, 48); a new genesis is this machine's own doing.
                 if !creatingVault, let knownVaults, let pin {

@@ -93,6 +93,8 @@ struct DocumentJSON: Encodable {
     let metadata: Metadata?
     /// Set when your keys do not open this document's key or metadata.
     let problem: String?
+    /// After `export`: the SHA-256 of the file written (compare with `sha256sum`).
+    let sha256: String?
 
     init(_ document: DocumentSummary) {
         id = document.id.hex
@@ -104,6 +106,7 @@ struct DocumentJSON: Encodable {
         authorName = document.authorName
         added = document.added.iso8601
         event = document.sequence
+        sha256 = document.exportedSHA256.map(Hex.encode)
         metadata = document.metadata.map {
             Metadata(fileName: $0.fileName, title: $0.title, kind: $0.kind.description, tags: $0.tags, size: $0.size)
         }

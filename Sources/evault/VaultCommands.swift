@@ -223,6 +223,7 @@ struct ExportCommand: ParsableCommand {
                                            progress: ProgressLine.make(label: "decrypting"))
         if output.json { try Terminal.printJSON(DocumentJSON(document)) } else {
             Terminal.line("Exported \(document.id.hex) to \(out) (\(document.metadata?.size ?? 0) bytes; key commitment, every chunk and plaintext commitment checked)")
+            Terminal.line("SHA-256 of the file: \(document.exportedSHA256.map(Hex.encode) ?? "?") (compare with 'sha256sum')")
         }
     }
 }

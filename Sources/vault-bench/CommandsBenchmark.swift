@@ -107,7 +107,7 @@ enum CommandsBenchmark {
             times["verify", default: []].append(ScaleBenchmark.seconds { precondition(vault.verify(threads: 2).isClean) })
         }
         let reference = ScaleBenchmark.median(times["reference"] ?? [1])
-        print(String(format: "  reference: replay of the whole ledger, signatures up to the remembered head skipped (every command before): %.3f s", reference))
+        print(String(format: "  reference: keyless replay of the whole ledger, every signature checked on two cores: %.3f s", reference))
         for (key, label, goal) in [("list", "list CASE", 0.050), ("show", "show DOC", 0.050), ("cases", "case list GROUP", 0.300),
                                    ("add", "add of a 1 KB file", 0.100), ("log", "log --case CASE", 0.100)] {
             let value = ScaleBenchmark.median(times[key] ?? [1])

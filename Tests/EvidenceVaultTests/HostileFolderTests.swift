@@ -121,7 +121,7 @@ struct HostileFolderTests {
         let report = vault.verify()
         #expect(!report.isClean)
         #expect(report.anchor.rememberedNewHead)
-        #expect(try known.pin(for: env.path).verifiedHead == report.eventsVerified - 1)
+        #expect(try known.pin(for: env.path).rememberedHead == report.eventsVerified - 1)
         // The storage deletes the custody record: the remembered head catches it.
         try env.sql("DELETE FROM events WHERE seq = ?", [Int64(report.eventsVerified - 1)])
         let after = try Vault.open(at: env.path, knownVaults: known)
@@ -140,6 +140,6 @@ struct HostileFolderTests {
         try env.sql("UPDATE events SET bytes = substr(bytes, 1, 100) || x'00' || substr(bytes, 102) WHERE seq = ?", [Int64(last)])
         let report = vault.verify()
         #expect(!report.isClean && report.eventsVerified == last && report.anchor.rememberedNewHead)
-        #expect(try known.pin(for: env.path).verifiedHead == last - 1)
+        #expect(try known.pin(for: env.path).rememberedHead == last - 1)
     }
 }

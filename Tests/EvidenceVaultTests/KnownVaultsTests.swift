@@ -114,6 +114,35 @@ struct KnownVaultsTests {
         #expect(throws: Never.self) { _ = try anchored.open().replay() }
     }
 
+    @Test("an edited remembered head never spares a signature: an unsigned event it names is refused by every command")
+    func rememberedHeadSkipsNoSignature() throws {
+        let anchored = try Anchored()
+        let env = anchored.env
+        let document = try env.add(sampleBytes(500))
+        _ = try anchored.open().cases(as: env.lawyer)  // the lawyer keeps its verified state
+        // The storage appends a custody record in the lawyer's name with no valid signature...
+        let state = try env.vault.replay()
+        let signed = try Event(sequence: state.count, previousHash: state.headHash, time: 1_800_000_000, signer: env.lawyer,
+                               body: .documentExported(documentID: document.id, caseID: env.caseID))
+        let forged = Array(signed.encoded.dropLast(64)) + [UInt8](repeating: 0, count: 64)
+        let hash = SHA256Stream.hash(forged)
+        try env.sql("INSERT INTO events (seq, hash, bytes) VALUES (?, ?, ?)", [Int64(state.count), Data(hash), Data(forged)])
+        // ... and whoever writes the state folder says this machine verified up to it.
+        var file = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: anchored.known.path))) as? [String: Any])
+        var vaults = try #require(file["vaults"] as? [String: [String: Any]])
+        let id = try #require(state.vaultID?.hex)
+        vaults[id]?["headSequence"] = Int(state.count)
+        vaults[id]?["headHash"] = Hex.encode(hash)
+        file["vaults"] = vaults
+        try JSONSerialization.data(withJSONObject: file).write(to: URL(fileURLWithPath: anchored.known.path))
+        expectVaultError(.integrity, "signature") { _ = try anchored.open().replay() }
+        expectVaultError(.integrity, "signature") { _ = try anchored.open().log() }
+        expectVaultError(.integrity, "signature") { _ = try anchored.open().exposure(of: "lawyer") }
+        expectVaultError(.integrity, "signature") { _ = try anchored.open().cases(as: env.lawyer) }
+        expectVaultError(.integrity, "signature") { _ = try anchored.open().createCase(inGroup: "wg", reference: "CASE-2", as: env.lawyer) }
+        #expect(try !anchored.open().verify().isClean)
+    }
+
     @Test("a known-vaults.json that is oversized, a link or a FIFO is refused at once, naming the file, never read whole or waited on")
     func hostileKnownVaultsFile() throws {
         let anchored = try Anchored()
@@ -193,7 +222,7 @@ struct KnownVaultsTests {
         try anchored.add(vault, "later")
         let head = try vault.replay().count
         #expect(throws: Never.self) { try anchored.known.remember(earlier, folder: anchored.env.path) }
-        #expect(try anchored.known.pin(for: anchored.env.path).verifiedHead == head - 1, "the head does not move back")
+        #expect(try anchored.known.pin(for: anchored.env.path).rememberedHead == head - 1, "the head does not move back")
     }
 
     @Test("paths are keys as written: `..` is not resolved through a link")

@@ -52,8 +52,11 @@ public final class KnownVaults: @unchecked Sendable {
         /// Everything remembered, by vault id.
         let vaults: [String: Entry]
 
-        /// The head verified before for the vault at this path: signatures up to it need no second check.
-        var verifiedHead: UInt64? { vaultAtPath.flatMap { vaults[$0]?.headSequence } }
+        /// The head remembered for the vault at this path. It is checked against
+        /// the ledger (`problem(with:)`), never trusted to skip a signature: this
+        /// file is not authenticated.
+        var rememberedHead: UInt64? { vaultAtPath.flatMap { vaults[$0]?.headSequence } }
+
     }
 
     /// Most case ids remembered per vault (`Entry.cases`).

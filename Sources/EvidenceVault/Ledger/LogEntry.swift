@@ -72,9 +72,8 @@ extension Date {
 
 extension Vault {
     /// The verified ledger in order; fails closed if any event does not verify.
-    /// Like every other command it reads the ledger once, with a cursor, and
-    /// skips the signatures up to the head this machine verified before
-    /// (`KnownVaults`), whose hash it then checks.
+    /// It reads the ledger once, with a cursor, checking every signature (on
+    /// both cores), then the head this machine remembers (`KnownVaults`).
     /// With `actor`, a ledger that does not hold the head `actor`'s kept state proves is refused.
     public func log(as actor: UnlockedIdentity? = nil, now: Date = Date()) throws -> [LogEntry] {
         try fullLog(as: actor, now: now).entries
@@ -129,23 +128,13 @@ extension Vault {
         // Only what the log shows is kept, never an event's sealed bytes.
         var pending: [(sequence: UInt64, time: UInt64, actor: Fingerprint, action: String, objects: [(String, String)],
                        hash: [UInt8], flag: String?)] = []
+        // Every signature is checked (on both cores): what this machine remembers is not authenticated.
         let state = try databaseAccess {
             try database.read { db in
-                var state = LedgerState()
-                let rows = try StoredEvent.fetch(db)
-                while let row = try rows.next() {
-                    let event: Event
-                    do { event = try StoredEvent(row).decode() } catch {
-                        throw VaultError(.integrity, "\(error)", hint: "run 'evault verify' for a full report")
-                    }
-                    let alreadyVerified = pin?.verifiedHead.map { event.sequence <= $0 } ?? false
-                    do { try state.apply(event, signatureAlreadyVerified: alreadyVerified) } catch let violation as LedgerViolation {
-                        throw VaultError(.integrity, "\(violation)", hint: "run 'evault verify' for a full report")
-                    }
+                try Self.replay(db, onto: LedgerState()) { event, _ in
                     pending.append((event.sequence, event.time, event.actor, event.body.action, Self.objects(of: event.body),
                                     event.hash, clock.flag(event)))
                 }
-                return state
             }
         }
         // The custody view of a swapped, cut or untrusted vault must not look complete.

@@ -89,7 +89,7 @@ extension Vault {
         var trace = ExposureTrace()
         let state = try databaseAccess {
             try database.read { db in
-                try Self.replay(db, onto: LedgerState(), verifiedThrough: pin?.verifiedHead) { try trace.record($0, after: $1) }
+                try Self.replay(db, onto: LedgerState()) { try trace.record($0, after: $1) }
             }
         }
         try anchor(state, pin: pin)
