@@ -158,6 +158,10 @@ struct AddCommand: ParsableCommand {
 
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one file") }
+        // One title for several files is how records go wrong (issue 10): each file gets its own.
+        guard files.count == 1 || title.isEmpty else {
+            throw ValidationError("--title would give all \(files.count) files the same title: add each file with its own --title, or several files without one")
+        }
     }
 
     func run() throws {

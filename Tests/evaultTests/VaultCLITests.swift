@@ -152,6 +152,9 @@ struct VaultCLITests {
                                   "--tag", "w1"], as: "lawyer")
         let documentID = added.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(documentID.count == 32)
+        let oneTitleForTwo = try setup.run(["add", "REF-1", try setup.file("x.bin", [1]), try setup.file("y.bin", [2]), "--kind", "other",
+                                            "--title", "Statement"], as: "lawyer")
+        #expect(oneTitleForTwo.status == 64 && oneTitleForTwo.stderr.contains("same title"), "one --title for several files is refused")
 
         let listed = try #require(try setup.json(["list", String(setup.caseID.prefix(6))], as: "lawyer2") as? [[String: Any]])
         #expect(listed.count == 1)
