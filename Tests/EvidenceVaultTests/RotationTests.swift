@@ -372,7 +372,7 @@ struct RotationTests {
             try env.vault.addMember(trick.publicIdentity, role: .lawyer, toGroup: "wg", as: env.custodian)
         }
         let bracketed = try UnlockedIdentity.generate(name: "lawyer [\(env.lawyer.fingerprint.readable)]")
-        expectVaultError(.invalidInput, "'[' or ']'") {
+        expectVaultError(.invalidInput, "'[', ']' or '~'") {
             try env.vault.addMember(bracketed.publicIdentity, role: .lawyer, toGroup: "wg", as: env.custodian)
         }
         // ... but a modified client can sign it: resolution then refuses to guess, whatever the letter case.

@@ -72,6 +72,34 @@ struct UntrustedTextTests {
         #expect(parsed?["name"] == value)
     }
 
+    @Test("a run of combining marks is cut to three raw marks, in text and JSON; real scripts' stacks are kept")
+    func combiningRuns() throws {
+        let zalgo = "a" + String(repeating: "\u{0336}", count: 20)
+        let escaped = TextEscaping.escape(zalgo)
+        #expect(escaped == "a\u{0336}\u{0336}\u{0336}" + String(repeating: "\\u{336}", count: 17))
+        #expect(TextEscaping.escape(escaped) == escaped)
+        for text in ["Nguyễn Thị Hồng", "क्षत्रिय", "ḗ̄"] { #expect(TextEscaping.escape(text) == text, "\(text)") }
+        let json = String(decoding: try JSONEncoder().encode(["name": zalgo]), as: UTF8.self)
+        let safe = TextEscaping.terminalSafeJSON(json)
+        #expect(safe.unicodeScalars.filter { $0 == "\u{0336}" }.count == 3)
+        #expect((try JSONSerialization.jsonObject(with: Data(safe.utf8)) as? [String: String])?["name"] == zalgo)
+    }
+
+    @Test("a name with brackets or a tilde, signed by a modified client, never reads as another member's name or fingerprint")
+    func bracketAndTildeNames() throws {
+        var state = LedgerState()
+        let real = try UnlockedIdentity.generate(name: "ines")
+        let fakeFingerprint = try UnlockedIdentity.generate(name: "amara [\(real.fingerprint.readable.prefix(9))]")
+        let fakeMarker = try UnlockedIdentity.generate(name: "ines ~\(real.fingerprint.readable.prefix(4))")
+        for identity in [real, fakeFingerprint, fakeMarker] { state.admit(identity.publicIdentity) }
+        let shown = state.displayName(of: fakeFingerprint.fingerprint)
+        #expect(!shown.contains("[") && shown.contains("\\u{5B}") && shown.hasSuffix("~\(fakeFingerprint.fingerprint.readable.prefix(4))"), "\(shown)")
+        let tilde = state.displayName(of: fakeMarker.fingerprint)
+        #expect(tilde.hasPrefix("ines \\u{7E}") && tilde.hasSuffix("~\(fakeMarker.fingerprint.readable.prefix(4))"), "\(tilde)")
+        #expect(state.displayName(of: real.fingerprint) == "ines")
+        expectVaultError(.invalidInput, "'~'") { try TextRules.requireNotFingerprintLike("ines ~B0C6", among: []) }
+    }
+
     @Test("input rules refuse control and invisible characters in what evault writes")
     func inputRules() {
         expectVaultError(.invalidInput, "invisible or control character") { try TextRules.requirePrintable("ref\u{202E}1", what: "the case reference") }

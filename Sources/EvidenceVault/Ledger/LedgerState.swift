@@ -310,12 +310,22 @@ public struct LedgerState: Sendable {
     /// admitted with, followed by its fingerprint's first group when another
     /// identity of this vault has a name that compares equal (`MemberName.key`),
     /// so that two people never display alike (THREATS.md 43).
+    ///
+    /// A name with `[`, `]` or `~` (which evault uses to show fingerprints and
+    /// these markers, and which an honest client refuses) is shown with them
+    /// escaped and its fingerprint's first group, so that `amara [188P-2ZNT]` or
+    /// `ines ~B0C6`, signed by a modified client, never reads as another member.
     public func displayName(of fingerprint: Fingerprint) -> String {
         guard let identity = identities[fingerprint] else { return "unknown identity \(fingerprint.readable)" }
+        let marker = "~\(fingerprint.readable.prefix(4))"
+        if identity.name.contains(where: { "[]~".contains($0) }) {
+            let escaped = identity.name.unicodeScalars.map { "[]~".unicodeScalars.contains($0) ? TextEscaping.visible($0) : String($0) }.joined()
+            return "\(escaped) \(marker)"
+        }
         let keys = nameKeys[fingerprint] ?? MemberName.keys(identity.name)
         let owners = Set(keys.flatMap { namesByKey[$0] ?? [] })
         guard owners.count > 1 else { return identity.name }
-        return "\(identity.name) ~\(fingerprint.readable.prefix(4))"
+        return "\(identity.name) \(marker)"
     }
 
     /// Current members of any group (and the vault's creator) whose name

@@ -81,16 +81,30 @@ public enum TextEscaping {
     /// `text` with every character a terminal could interpret made visible.
     public static func escape(_ text: String) -> String {
         let scalars = Array(text.unicodeScalars)
-        guard scalars.contains(where: { needsEscape($0) }) else { return text }
+        guard scalars.indices.contains(where: { needsEscape(scalars[$0]) || isExcessMark(at: $0, in: scalars) }) else { return text }
         var out = String.UnicodeScalarView()
         for (index, scalar) in scalars.enumerated() {
-            if needsEscape(scalar) && !isAllowedJoiner(at: index, in: scalars) {
+            if (needsEscape(scalar) && !isAllowedJoiner(at: index, in: scalars)) || isExcessMark(at: index, in: scalars) {
                 out.append(contentsOf: visible(scalar).unicodeScalars)
             } else {
                 out.append(scalar)
             }
         }
         return String(out)
+    }
+
+    /// Most combining marks shown raw on one character: real scripts stack a
+    /// few (Vietnamese two, some Indic three); a run of dozens smears a line
+    /// over its neighbours ("Zalgo" text), so the marks after these are escaped.
+    static let maxMarksInARow = 3
+
+    /// Whether the scalar at `index` is a combining mark with `maxMarksInARow` marks before it.
+    static func isExcessMark(at index: Int, in scalars: [Unicode.Scalar]) -> Bool {
+        func isMark(_ scalar: Unicode.Scalar) -> Bool {
+            [.nonspacingMark, .enclosingMark, .spacingMark].contains(scalar.properties.generalCategory)
+        }
+        guard index >= maxMarksInARow, isMark(scalars[index]) else { return false }
+        return scalars[(index - maxMarksInARow)..<index].allSatisfy(isMark)
     }
 
     /// Whether `scalar` must never reach a terminal raw (ignoring the ContextJ exception).
@@ -148,10 +162,11 @@ public enum TextEscaping {
     /// `json` (as JSONEncoder wrote it) with every scalar `needsEscape` flags
     /// written as a JSON `\uXXXX` escape: the same JSON value, safe on a terminal.
     public static func terminalSafeJSON(_ json: String) -> String {
-        guard json.unicodeScalars.contains(where: { needsEscape($0) }) else { return json }
+        let scalars = Array(json.unicodeScalars)
+        guard scalars.indices.contains(where: { needsEscape(scalars[$0]) || isExcessMark(at: $0, in: scalars) }) else { return json }
         var out = String.UnicodeScalarView()
-        for scalar in json.unicodeScalars {
-            guard needsEscape(scalar), scalar != "\n" else { out.append(scalar); continue }
+        for (index, scalar) in scalars.enumerated() {
+            guard needsEscape(scalar) || isExcessMark(at: index, in: scalars), scalar != "\n" else { out.append(scalar); continue }
             for unit in String(scalar).utf16 {
                 let hex = String(unit, radix: 16, uppercase: true)
                 out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).unicodeScalars)

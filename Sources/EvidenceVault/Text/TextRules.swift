@@ -15,14 +15,14 @@ public enum TextRules {
         }
     }
 
-    /// Throws if a member's name could be read as an identity: it contains `[`
-    /// or `]` (the CLI prints `NAME [FINGERPRINT]`), or, without dashes and
+    /// Throws if a member's name could be read as an identity: it contains `[`,
+    /// `]` or `~` (the CLI prints `NAME [FINGERPRINT]` and `NAME ~XXXX`), or, without dashes and
     /// spaces, it is 8 or more characters that begin the hex or readable
     /// fingerprint of one of `fingerprints` (THREATS.md 57).
     public static func requireNotFingerprintLike(_ name: String, among fingerprints: [Fingerprint]) throws {
-        guard !name.contains("[") && !name.contains("]") else {
-            throw VaultError(.invalidInput, "the name \"\(name)\" contains '[' or ']', which evault uses to show fingerprints: refused",
-                             hint: "choose a name without brackets")
+        guard !name.contains(where: { "[]~".contains($0) }) else {
+            throw VaultError(.invalidInput, "the name \"\(name)\" contains '[', ']' or '~', which evault uses to show fingerprints and tell alike names apart: refused",
+                             hint: "choose a name without brackets or tildes")
         }
         let compact = name.filter { $0 != "-" && $0 != " " }
         guard compact.count >= 8 else { return }
